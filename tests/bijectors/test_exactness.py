@@ -1,0 +1,160 @@
+"""Every tfgen bijector through `check_bijector`, in float64 and float32."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from tfgen import bijectors
+from tfgen.testing import BijectorCheckError, check_bijector
+
+tfb = tfp.bijectors
+RNG = np.random.default_rng(0)
+W4 = RNG.normal(size=(4, 4))
+WC = RNG.normal(size=(2, 2))
+
+
+def vector_conditioner(x):
+    """A fixed nonlinear (shift, log_scale) function of the masked input."""
+    h = tf.tanh(x @ tf.constant(W4, x.dtype))
+    return tf.sin(h), 0.8 * tf.tanh(h @ tf.constant(W4.T, x.dtype))
+
+
+def image_conditioner(x):
+    h = tf.nn.avg_pool2d(x, 3, 1, "SAME") @ tf.constant(WC, x.dtype)
+    return tf.sin(h), 0.5 * tf.tanh(h)
+
+
+def planar(dtype):
+    # `u` chosen so that w^T u is far below -1: u_hat's reparametrization
+    # must keep the map invertible.
+    w = np.array([1.0, -0.5, 2.0])
+    u = -3.0 * w
+    return bijectors.Planar(w.astype(dtype), u.astype(dtype), dtype(0.3))
+
+
+def radial(dtype):
+    return bijectors.Radial(np.array([0.3, -0.2, 0.1], dtype), dtype(0.7), dtype(-0.6))
+
+
+def radial_expanding(dtype):
+    return bijectors.Radial(np.array([0.3, -0.2, 0.1], dtype), dtype(0.2), dtype(4.0))
+
+
+def coupling(cls, kind):
+    def make(dtype):
+        if kind == "half":
+            cond = vector_conditioner
+            shape = [4]
+        else:
+            cond = image_conditioner
+            shape = [4, 4, 2]
+        if cls is bijectors.AdditiveCoupling:
+            return cls(bijectors.make_mask(kind, shape), lambda x: cond(x)[0])
+        return cls(bijectors.make_mask(kind, shape), cond)
+    return make
+
+
+def scaling(dtype):
+    return bijectors.Scaling(np.array([0.5, -1.0, 0.2, 2.0], dtype))
+
+
+def squeeze(dtype):
+    return bijectors.Squeeze()
+
+
+def factor_out(dtype):
+    inner = tfb.Chain([
+        tfb.Invert(bijectors.Squeeze()),
+        bijectors.AffineCoupling(bijectors.make_mask("channel", [2, 2, 4]), image_conditioner),
+        bijectors.Squeeze(),
+    ])
+    return bijectors.FactorOut(inner, num_active=1)
+
+
+def plain_tfp_chain(dtype):
+    """tfgen bijectors composed in plain TFP: Chain and Invert."""
+    return tfb.Chain([
+        tfb.Invert(coupling(bijectors.AffineCoupling, "half")(dtype)),
+        scaling(dtype),
+        coupling(bijectors.AdditiveCoupling, "half")(dtype),
+    ])
+
+
+# name -> (factory(dtype), input shape)
+CASES = {
+    "planar": (planar, [16, 3]),
+    "radial_contracting": (radial, [16, 3]),
+    "radial_expanding": (radial_expanding, [16, 3]),
+    "additive_half": (coupling(bijectors.AdditiveCoupling, "half"), [16, 4]),
+    "affine_half": (coupling(bijectors.AffineCoupling, "half"), [16, 4]),
+    "additive_checkerboard": (coupling(bijectors.AdditiveCoupling, "checkerboard"), [3, 4, 4, 2]),
+    "affine_checkerboard": (coupling(bijectors.AffineCoupling, "checkerboard"), [3, 4, 4, 2]),
+    "affine_channel": (coupling(bijectors.AffineCoupling, "channel"), [3, 4, 4, 2]),
+    "scaling": (scaling, [16, 4]),
+    "squeeze": (squeeze, [3, 4, 4, 2]),
+    "factor_out": (factor_out, [3, 2, 2, 2]),
+    "plain_tfp_chain": (plain_tfp_chain, [16, 4]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_float64_exactness(name):
+    factory, shape = CASES[name]
+    x = 1.5 * np.random.default_rng(1).normal(size=shape)
+    report = check_bijector(factory(np.float64), x)
+    assert report.ok, report.failures
+    assert report.round_trip_error < 1e-10
+    assert report.inverse_round_trip_error < 1e-10
+    assert report.log_det_agreement_error < 1e-8
+    assert report.log_det_jacobian_error < 1e-8
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_float32_round_trip(name):
+    factory, shape = CASES[name]
+    x = (1.5 * np.random.default_rng(2).normal(size=shape)).astype(np.float32)
+    report = check_bijector(factory(np.float32), x, jacobian=False)
+    assert report.round_trip_error < 1e-5
+    assert report.ok, report.failures
+
+
+class _WrongLogDet(tfb.Bijector):
+    """y = 2x but claims log-det 0: check_bijector must catch it."""
+
+    def __init__(self):
+        super().__init__(forward_min_event_ndims=1, name="wrong")
+
+    def _forward(self, x):
+        return 2.0 * x
+
+    def _inverse(self, y):
+        return 0.5 * y
+
+    def _forward_log_det_jacobian(self, x):
+        return tf.zeros(tf.shape(x)[:-1], x.dtype)
+
+
+class _WrongInverse(_WrongLogDet):
+    def _inverse(self, y):
+        return 0.5 * y + 1e-6
+
+    def _forward_log_det_jacobian(self, x):
+        return tf.fill(tf.shape(x)[:-1], tf.constant(np.log(2.0) * 3, x.dtype))
+
+
+def test_check_bijector_detects_wrong_log_det():
+    report = check_bijector(_WrongLogDet(), np.ones([4, 3]))
+    assert report.log_det_jacobian_error == pytest.approx(3 * np.log(2.0))
+    assert not report.ok
+    with pytest.raises(BijectorCheckError, match="log_det_jacobian_error"):
+        check_bijector(_WrongLogDet(), np.ones([4, 3]), raise_on_failure=True)
+
+
+def test_check_bijector_detects_wrong_inverse_despite_cache():
+    # TFP's cache would return x itself for inverse(forward(x)); fresh tensors
+    # expose the 1e-6 error.
+    report = check_bijector(_WrongInverse(), np.ones([4, 3]))
+    assert report.round_trip_error == pytest.approx(1e-6, rel=1e-3)
+    assert report.log_det_jacobian_error < 1e-12
+    assert not report.ok

@@ -1,0 +1,57 @@
+"""SavedModel exports load and run in a process that cannot import tfgen."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tfgen import flows
+from tfgen.export import export
+
+LOADER = """
+import json, sys
+sys.modules["tfgen"] = None  # importing tfgen now fails
+import numpy as np, tensorflow as tf
+loaded = tf.saved_model.load(sys.argv[1])
+x = tf.constant(np.load(sys.argv[2]))
+log_prob = loaded.signatures["log_prob"](x=x)["log_prob"].numpy()
+draw = lambda seed: loaded.signatures["sample"](n=tf.constant(5), seed=tf.constant(seed))["samples"].numpy()
+print(json.dumps({"log_prob": log_prob.tolist(), "a": draw(3).tolist(),
+                  "b": draw(3).tolist(), "c": draw(4).tolist()}))
+"""
+
+
+def run_without_tfgen(export_dir, x_path):
+    result = subprocess.run([sys.executable, "-c", LOADER, str(export_dir), str(x_path)],
+                            capture_output=True, text=True, cwd="/", check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("make", [
+    lambda: flows.RealNVP([8, 8, 1], num_couplings=1, hidden_units=[4]),
+    lambda: flows.Planar([2], num_layers=3),
+], ids=["realnvp_image", "planar"])
+def test_export_runs_without_tfgen(make, tmp_path):
+    model = make()
+    rng = np.random.default_rng(0)
+    for w in model.weights:
+        w.assign(w.numpy() + 0.1 * rng.normal(size=w.shape).astype(np.float32))
+    x = rng.normal(size=(6, *model.event_shape)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    export(model, tmp_path / "export")
+    out = run_without_tfgen(tmp_path / "export", tmp_path / "x.npy")
+    np.testing.assert_allclose(out["log_prob"], model.log_prob(x), atol=1e-6, rtol=1e-6)
+    assert np.array_equal(out["a"], out["b"]) and not np.array_equal(out["a"], out["c"])
+    np.testing.assert_allclose(out["a"], model.sample(5, seed=3), atol=1e-5)
+
+
+def test_export_refuses_to_overwrite_and_non_models(tmp_path):
+    model = flows.Radial([2], num_layers=1)
+    export(model, tmp_path / "e")
+    with pytest.raises(ValueError, match="exists"):
+        export(model, tmp_path / "e")
+    with pytest.raises(TypeError, match="model"):
+        export(object(), tmp_path / "f")

@@ -1,0 +1,79 @@
+"""Argument checks shared by constructors and entry points.
+
+Each raises `ValueError` or `TypeError` naming the argument and the value.
+"""
+
+import numbers
+
+import numpy as np
+
+__all__ = [
+    "check_event_shape",
+    "check_finite_array",
+    "check_hidden_units",
+    "check_positive_int",
+    "check_positive_float",
+]
+
+
+def _is_int(value):
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def check_positive_int(name, value):
+    if not _is_int(value):
+        raise TypeError(f"`{name}` must be an int; received {value!r}.")
+    if value < 1:
+        raise ValueError(f"`{name}` must be >= 1; received {value!r}.")
+    return int(value)
+
+
+def check_positive_float(name, value):
+    if not isinstance(value, numbers.Real) or isinstance(value, bool):
+        raise TypeError(f"`{name}` must be a number; received {value!r}.")
+    if not np.isfinite(value) or value <= 0:
+        raise ValueError(f"`{name}` must be finite and > 0; received {value!r}.")
+    return float(value)
+
+
+def check_event_shape(value, ranks=(1, 3), name="event_shape"):
+    """Returns `value` as a list of positive ints of an allowed rank."""
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+        raise TypeError(
+            f"`{name}` must be a list of ints; received {value!r}.")
+    shape = list(value)
+    if len(shape) not in ranks or not all(
+            _is_int(n) and n >= 1 for n in shape):
+        raise ValueError(
+            f"`{name}` must be {' or '.join(f'{r} positive ints' for r in ranks)}"
+            f"; received {value!r}.")
+    return [int(n) for n in shape]
+
+
+def check_hidden_units(value, name="hidden_units"):
+    """Returns `value` as a non-empty list of positive ints."""
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+        raise TypeError(
+            f"`{name}` must be a list of ints; received {value!r}.")
+    units = list(value)
+    if not units or not all(_is_int(n) and n >= 1 for n in units):
+        raise ValueError(
+            f"`{name}` must be a non-empty list of positive ints; "
+            f"received {value!r}.")
+    return [int(n) for n in units]
+
+
+def check_finite_array(name, array):
+    """Raises if a float array holds NaN or Inf, naming the first bad row."""
+    array = np.asarray(array)
+    if not np.issubdtype(array.dtype, np.number):
+        raise TypeError(
+            f"`{name}` must hold numbers; received dtype {array.dtype}.")
+    bad = ~np.isfinite(array.reshape(len(array), -1)).all(axis=1) \
+        if array.ndim else ~np.isfinite(array)
+    if np.any(bad):
+        first = int(np.flatnonzero(bad)[0]) if array.ndim else 0
+        raise ValueError(
+            f"`{name}` holds non-finite values (NaN or Inf), first at row "
+            f"{first} of {len(array) if array.ndim else 1}: {array[first] if array.ndim else array!r}.")
+    return array

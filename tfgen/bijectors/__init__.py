@@ -1,0 +1,25 @@
+"""Pure-math `tfb.Bijector` subclasses; they own no variables.
+
+Every bijector here composes with plain TFP (`tfb.Chain`, `tfb.Invert`,
+`tfd.TransformedDistribution`) and passes `tfgen.testing.check_bijector`.
+"""
+
+from tfgen.bijectors.coupling import AdditiveCoupling, AffineCoupling
+from tfgen.bijectors.factor_out import FactorOut
+from tfgen.bijectors.masks import MASK_KINDS, make_mask
+from tfgen.bijectors.planar import Planar
+from tfgen.bijectors.radial import Radial
+from tfgen.bijectors.scaling import Scaling
+from tfgen.bijectors.squeeze import Squeeze
+
+__all__ = [
+    "AdditiveCoupling",
+    "AffineCoupling",
+    "FactorOut",
+    "MASK_KINDS",
+    "Planar",
+    "Radial",
+    "Scaling",
+    "Squeeze",
+    "make_mask",
+]

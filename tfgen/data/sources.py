@@ -1,0 +1,155 @@
+"""Data sources: train/validation/test splits as `tf.data` pipelines in the
+model's space, and the metrics of a density model on them.
+
+A source yields raw examples; an optional `Dequantizer` maps discrete data to
+model space (with fresh noise for training, fixed noise for evaluation).
+"""
+
+import math
+
+import numpy as np
+import tensorflow as tf
+
+from tfgen._validation import check_finite_array
+
+__all__ = ["ArraySource", "DataSource", "SPLITS"]
+
+SPLITS = ("train", "validation", "test", "all")
+
+# Fixed seed of the dequantization noise used in evaluation splits, so that
+# repeated evaluations of one model give the same numbers.
+_EVAL_NOISE_SEED = 1234
+
+
+class DataSource:
+    """Base: a named dataset with splits and an event shape.
+
+    Attributes:
+      name: the dataset name.
+      event_shape: shape of one model-space example.
+      dequantizer: a `tfgen.data.Dequantizer` for discrete data, else None.
+      toy: a `tfgen.data.Toy` whose exact density the data follows, else None.
+    """
+
+    def __init__(self, name, event_shape, dequantizer=None, toy=None):
+        self.name = name
+        self.event_shape = list(event_shape)
+        self.dequantizer = dequantizer
+        self.toy = toy
+
+    def raw(self, split):
+        """Unbatched `tf.data.Dataset` of raw examples of one split."""
+        raise NotImplementedError
+
+    def dataset(self, split, batch_size, shuffle=None, seed=0, repeat=False):
+        """Batched model-space pipeline of one split.
+
+        Args:
+          split: one of "train", "validation", "test", "all".
+          batch_size: positive int.
+          shuffle: defaults to True for "train".
+          seed: shuffling seed.
+          repeat: repeat forever (for step-budgeted training).
+        """
+        if split not in SPLITS:
+            raise ValueError(f"`split` must be one of {SPLITS}; received {split!r}.")
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(
+                f"`batch_size` must be a positive int; received {batch_size!r}.")
+        data = self.raw(split)
+        if shuffle if shuffle is not None else split == "train":
+            data = data.shuffle(10_000, seed=seed, reshuffle_each_iteration=True)
+        if repeat:
+            data = data.repeat()
+        if self.dequantizer is not None:
+            if split == "train":
+                data = data.map(self.dequantizer.to_model)
+            else:
+                data = data.enumerate().map(self._fixed_noise_to_model)
+        data = data.map(lambda x: tf.reshape(tf.cast(x, tf.float32), self.event_shape))
+        return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+    def _fixed_noise_to_model(self, index, x):
+        noise = tf.random.stateless_uniform(
+            tf.shape(x), seed=tf.stack([tf.constant(_EVAL_NOISE_SEED, tf.int64), index]))
+        return self.dequantizer.to_model(x, noise)
+
+    def to_pixels(self, x):
+        """Model-space examples -> intensities in [0, 1] for pictures."""
+        if self.dequantizer is None:
+            return np.asarray(x)
+        return self.dequantizer.from_model(tf.convert_to_tensor(x)).numpy()
+
+    def metrics(self, model, split="test", batch_size=512):
+        """Density metrics of `model` (with `log_prob`) on one split.
+
+        Returns a dict with `nll` (nats per example, model space),
+        `bits_per_dim` (of the discrete data when a dequantizer is set, else
+        `nll / (D ln 2)`) and `num_examples`; for toys also `entropy` (of the
+        true density), `nll_minus_entropy`, `true_nll` (the true density's
+        NLL on the same examples) and `kl_gap = nll - true_nll`, both
+        estimates of KL(data || model).
+        """
+        nll_sum, bpd_sum, count = 0.0, 0.0, 0
+        size = math.prod(self.event_shape)
+        for x in self.dataset(split, batch_size, shuffle=False):
+            nll = -model.log_prob(x)
+            if self.dequantizer is not None:
+                bpd = self.dequantizer.bits_per_dim(nll, x)
+            else:
+                bpd = nll / (size * math.log(2.0))
+            nll_sum += float(tf.reduce_sum(nll))
+            bpd_sum += float(tf.reduce_sum(bpd))
+            count += int(tf.shape(x)[0])
+        out = {"nll": nll_sum / count, "bits_per_dim": bpd_sum / count,
+               "num_examples": count}
+        if self.toy is not None:
+            raw = np.concatenate([np.asarray(x) for x in self.dataset(
+                split, batch_size, shuffle=False)])
+            out["true_nll"] = float(-np.mean(self.toy.log_prob(raw)))
+            out["kl_gap"] = out["nll"] - out["true_nll"]
+            out["entropy"] = self.toy.entropy()
+            out["nll_minus_entropy"] = out["nll"] - out["entropy"]
+        return out
+
+
+class ArraySource(DataSource):
+    """A source backed by NumPy arrays, one per split.
+
+    Args:
+      name: dataset name.
+      splits: dict with "train", "validation", "test" arrays `[n, ...]`.
+      dequantizer, toy: as in `DataSource`.
+      event_shape: defaults to the arrays' trailing shape.
+
+    Raises:
+      ValueError: if an array holds NaN or Inf, or the splits disagree in
+        shape.
+    """
+
+    def __init__(self, name, splits, dequantizer=None, toy=None, event_shape=None):
+        missing = {"train", "validation", "test"} - set(splits)
+        if missing:
+            raise ValueError(f"`splits` lacks {sorted(missing)}; received keys "
+                             f"{sorted(splits)}.")
+        self.arrays = {}
+        for split in ("train", "validation", "test"):
+            array = check_finite_array(f"{name}[{split!r}]", splits[split])
+            if array.ndim < 2 or len(array) == 0:
+                raise ValueError(
+                    f"`{name}[{split!r}]` must be a non-empty array [n, ...]; "
+                    f"received shape {array.shape}.")
+            self.arrays[split] = array
+        shapes = {a.shape[1:] for a in self.arrays.values()}
+        if len(shapes) != 1:
+            raise ValueError(f"The splits of {name!r} differ in example shape: {shapes}.")
+        super().__init__(name, event_shape or list(shapes.pop()), dequantizer, toy)
+
+    def raw(self, split):
+        if split == "all":
+            array = np.concatenate([self.arrays[s] for s in ("train", "validation", "test")])
+        else:
+            array = self.arrays[split]
+        if self.dequantizer is None:
+            array = array.astype(np.float32)
+        return tf.data.Dataset.from_tensor_slices(array)

@@ -1,0 +1,58 @@
+"""`export(model, path)`: a SavedModel with serving signatures.
+
+The SavedModel needs nothing from tfgen (or TFP) to load: its signatures are
+plain TensorFlow graphs. Each model family lists its endpoints in
+`serving_endpoints()`: name -> (function returning a dict, input signature).
+Flows export `log_prob(x)` and `sample(n, seed)`.
+
+    loaded = tf.saved_model.load(path)
+    loaded.signatures["log_prob"](x=x)["log_prob"]
+    loaded.signatures["sample"](n=tf.constant(16), seed=tf.constant(0))["samples"]
+"""
+
+import os
+import shutil
+import tempfile
+
+from keras.export import ExportArchive
+
+__all__ = ["export"]
+
+
+def export(model, path, overwrite=False):
+    """Writes `model` as a SavedModel at `path`; returns `path`.
+
+    The SavedModel is written next to `path` and moved into place only when
+    complete, so a failure leaves nothing at `path`.
+
+    Args:
+      model: a tfgen model (it has `serving_endpoints()`).
+      path: output directory.
+      overwrite: replace an existing `path`.
+
+    Raises:
+      TypeError: `model` is not a tfgen model.
+      ValueError: `path` exists and `overwrite` is False.
+    """
+    if not hasattr(model, "serving_endpoints"):
+        raise TypeError(
+            f"`model` must be a tfgen model with serving_endpoints(); received "
+            f"{type(model).__name__}.")
+    path = os.path.abspath(os.fspath(path))
+    if os.path.exists(path) and not overwrite:
+        raise ValueError(f"`path` {path!r} exists; pass overwrite=True to replace it.")
+    archive = ExportArchive()
+    archive.track(model)
+    for name, (fn, signature) in model.serving_endpoints().items():
+        archive.add_endpoint(name, fn, input_signature=signature)
+    parent = os.path.dirname(path)
+    os.makedirs(parent, exist_ok=True)
+    staging = tempfile.mkdtemp(prefix=".export-", dir=parent)
+    try:
+        archive.write_out(os.path.join(staging, "saved_model"), verbose=False)
+        if os.path.exists(path):
+            shutil.rmtree(path)
+        os.replace(os.path.join(staging, "saved_model"), path)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return path

@@ -1,0 +1,174 @@
+"""Keras layers that own flow weights and build pure bijectors from them.
+
+Each layer's `bijector()` returns a fresh `tfb.Bijector` in the normalizing
+direction (data -> latent). The layers are built at construction, so a flow's
+weights exist before it sees data.
+"""
+
+import math
+
+import keras
+import tensorflow as tf
+
+from tfgen import bijectors
+from tfgen._validation import (
+    check_event_shape, check_hidden_units, check_positive_float)
+from tfgen.models.networks import conditioner_network
+
+__all__ = ["CouplingLayer", "PlanarLayer", "RadialLayer", "ScalingLayer"]
+
+_LOG_E_MINUS_1 = math.log(math.e - 1.0)
+
+
+class _FlowLayer(keras.layers.Layer):
+    """Base: a layer on events of `event_shape` with a `bijector()` method."""
+
+    def __init__(self, event_shape, ranks=(1, 3), **kwargs):
+        super().__init__(**kwargs)
+        self.event_shape = check_event_shape(event_shape, ranks)
+
+    def bijector(self):
+        raise NotImplementedError
+
+    def call(self, inputs):
+        """Maps data to latent: `self.bijector().forward(inputs)`."""
+        return self.bijector().forward(inputs)
+
+    def get_config(self):
+        return {**super().get_config(), "event_shape": self.event_shape}
+
+
+@keras.saving.register_keras_serializable(package="tfgen")
+class PlanarLayer(_FlowLayer):
+    """Owns `w`, `u`, `b` of a `tfgen.bijectors.Planar` on vectors.
+
+    The bijector gets `u = u_raw + log(e - 1) w / |w|^2`: then `w^T u =
+    log(e - 1)`, where `m(a) = -1 + softplus(a)` equals `a`, so `u_hat =
+    u_raw` and the map starts at the identity when `u_raw = 0`. `u_raw`
+    starts near zero, `w` as N(0, 1/d).
+    """
+
+    def __init__(self, event_shape, **kwargs):
+        super().__init__(event_shape, ranks=(1,), **kwargs)
+        (d,) = self.event_shape
+        self.w = self.add_weight(
+            shape=(d,), name="w",
+            initializer=keras.initializers.RandomNormal(stddev=d ** -0.5))
+        self.u_raw = self.add_weight(
+            shape=(d,), name="u_raw",
+            initializer=keras.initializers.RandomNormal(stddev=0.01))
+        self.b = self.add_weight(shape=(), name="b", initializer="zeros")
+        self.built = True
+
+    def bijector(self):
+        w = tf.convert_to_tensor(self.w)
+        u = self.u_raw + _LOG_E_MINUS_1 * w / tf.reduce_sum(tf.square(w))
+        return bijectors.Planar(w, u, self.b)
+
+
+@keras.saving.register_keras_serializable(package="tfgen")
+class RadialLayer(_FlowLayer):
+    """Owns `z0` and unconstrained `alpha`, `beta` of a `Radial` bijector.
+
+    `alpha = softplus(a)` and `beta = -alpha + softplus(b)` satisfy the
+    invertibility constraints for any `a`, `b`; with `a = b = 0` the map
+    starts at the identity (`beta = 0`).
+    """
+
+    def __init__(self, event_shape, **kwargs):
+        super().__init__(event_shape, ranks=(1,), **kwargs)
+        (d,) = self.event_shape
+        self.z0 = self.add_weight(
+            shape=(d,), name="z0", initializer="random_normal")
+        self.alpha_raw = self.add_weight(
+            shape=(), name="alpha_raw", initializer="zeros")
+        self.beta_raw = self.add_weight(
+            shape=(), name="beta_raw", initializer="zeros")
+        self.built = True
+
+    def bijector(self):
+        alpha = tf.math.softplus(self.alpha_raw)
+        beta = -alpha + tf.math.softplus(self.beta_raw)
+        return bijectors.Radial(self.z0, alpha, beta)
+
+
+@keras.saving.register_keras_serializable(package="tfgen")
+class ScalingLayer(_FlowLayer):
+    """Owns the log-scale of NICE's `Scaling`; starts at zero (identity)."""
+
+    def __init__(self, event_shape, **kwargs):
+        super().__init__(event_shape, **kwargs)
+        self.log_scale = self.add_weight(
+            shape=tuple(self.event_shape), name="log_scale",
+            initializer="zeros")
+        self.built = True
+
+    def bijector(self):
+        return bijectors.Scaling(self.log_scale)
+
+
+@keras.saving.register_keras_serializable(package="tfgen")
+class CouplingLayer(_FlowLayer):
+    """Owns the conditioner network of an additive or affine coupling.
+
+    Args:
+      event_shape: `[d]` (MLP conditioner) or `[h, w, c]` (conv conditioner).
+      mask: a mask kind of `tfgen.bijectors.make_mask`.
+      parity: 0 or 1, flips the mask.
+      hidden_units: widths (or channels) of the conditioner's hidden layers.
+      transform: `"affine"` (RealNVP) or `"additive"` (NICE).
+      log_scale_bound: affine log-scales are `c * tanh(raw / c)` with this
+        `c`, so they stay in `(-c, c)`.
+      activation: the hidden layers' activation.
+
+    The conditioner's output layer starts at zero: the coupling starts as
+    the identity.
+    """
+
+    def __init__(self, event_shape, mask, parity, hidden_units,
+                 transform="affine", log_scale_bound=3.0, activation="relu",
+                 **kwargs):
+        super().__init__(event_shape, **kwargs)
+        if transform not in ("affine", "additive"):
+            raise ValueError(
+                f"`transform` must be 'affine' or 'additive'; received "
+                f"{transform!r}.")
+        self.mask = mask
+        self.parity = parity
+        self.hidden_units = check_hidden_units(hidden_units)
+        self.transform = transform
+        self.log_scale_bound = check_positive_float(
+            "log_scale_bound", log_scale_bound)
+        self.activation = activation
+        self._mask_array = bijectors.make_mask(mask, self.event_shape, parity)
+        channels = self.event_shape[-1]
+        self.network = conditioner_network(
+            self.event_shape, self.hidden_units,
+            channels * (2 if transform == "affine" else 1),
+            activation=activation, name="conditioner")
+        self.built = True
+
+    def _shift(self, x_masked):
+        return self.network(x_masked)
+
+    def _shift_and_log_scale(self, x_masked):
+        shift, raw = tf.split(self.network(x_masked), 2, axis=-1)
+        c = self.log_scale_bound
+        return shift, c * tf.tanh(raw / c)
+
+    def bijector(self):
+        if self.transform == "affine":
+            return bijectors.AffineCoupling(
+                self._mask_array, self._shift_and_log_scale)
+        return bijectors.AdditiveCoupling(self._mask_array, self._shift)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "mask": self.mask,
+            "parity": self.parity,
+            "hidden_units": self.hidden_units,
+            "transform": self.transform,
+            "log_scale_bound": self.log_scale_bound,
+            "activation": self.activation,
+        }
