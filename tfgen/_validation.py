@@ -75,5 +75,5 @@ def check_finite_array(name, array):
         first = int(np.flatnonzero(bad)[0]) if array.ndim else 0
         raise ValueError(
             f"`{name}` holds non-finite values (NaN or Inf), first at row "
-            f"{first} of {len(array) if array.ndim else 1}: {array[first] if array.ndim else array!r}.")
+            f"{first} of {len(array) if array.ndim else 1}.")
     return array

@@ -49,10 +49,15 @@ def test_radial_rejects_invalid_parameters(alpha, beta, match):
 
 
 def test_radial_validate_args_checks_runtime_values():
-    alpha = tf.Variable(1.0)
-    f = bijectors.Radial(tf.zeros(2), alpha, -2.0 * alpha, validate_args=True)
+    alpha, beta = tf.Variable(1.0), tf.Variable(-2.0)
+
+    @tf.function
+    def forward():  # in a graph the parameter values are not static
+        f = bijectors.Radial(tf.zeros(2), alpha, beta, validate_args=True)
+        return f.forward(tf.ones([1, 2]))
+
     with pytest.raises(tf.errors.InvalidArgumentError, match="beta"):
-        f.forward(tf.ones([1, 2]))
+        forward()
 
 
 def test_planar_rejects_mismatched_sizes():

@@ -50,21 +50,27 @@ def test_sampling_is_deterministic_in_seed():
 
 
 @pytest.mark.parametrize("cls", [TwoMoons, TwoSpirals])
-def test_curve_quadrature_matches_16x_finer_nodes(cls):
+def test_curve_quadrature_matches_4x_finer_panels(cls):
     coarse, fine = cls(), cls()
-    fine.num_nodes = 16 * coarse.num_nodes
-    x = coarse.sample(300, seed=0)
-    np.testing.assert_allclose(coarse.log_prob(x), fine.log_prob(x), atol=1e-6)
+    fine.num_panels = 4 * coarse.num_panels
+    lo, hi = coarse.bounds
+    far = np.random.default_rng(0).uniform(lo, hi, size=(200, 2))
+    x = np.concatenate([coarse.sample(300, seed=0), far])
+    reference = fine.log_prob(x)
+    # The documented accuracy: 1e-6 in log p wherever p > e^-30.
+    kept = reference > -30
+    assert kept.sum() > 350
+    np.testing.assert_allclose(coarse.log_prob(x)[kept], reference[kept], atol=1e-6)
 
 
 def test_closed_forms():
     assert get_toy("checkerboard").entropy() == pytest.approx(np.log(8))
-    inside = get_toy("checkerboard").log_prob([[0.5, 0.5], [-1.5, 0.5]])
+    inside = get_toy("checkerboard").log_prob([[0.5, 0.5], [-0.5, 0.5]])
     np.testing.assert_allclose(inside, [-np.log(8), -np.inf])
-    # Far from the other components, eight_gaussians is one Gaussian / 8.
+    # At a centre the neighbours add exp(-18.7) relative: one Gaussian / 8.
     toy = get_toy("eight_gaussians")
     expected = -np.log(2 * np.pi * 0.25 ** 2) - np.log(8)
-    assert toy.log_prob([[2.0, 0.0]])[0] == pytest.approx(expected, abs=1e-9)
+    assert toy.log_prob([[2.0, 0.0]])[0] == pytest.approx(expected, abs=1e-7)
 
 
 def test_entropy_estimate_is_close_to_grid_entropy():

@@ -53,7 +53,7 @@ class Scaling(tfb.Bijector):
     @classmethod
     def _parameter_properties(cls, dtype):
         return dict(log_scale=tfp.util.ParameterProperties(
-            event_ndims=lambda self: self._log_scale.shape.rank))
+            event_ndims=lambda self, x_event_ndims: self._log_scale.shape.rank))
 
     @property
     def log_scale(self):

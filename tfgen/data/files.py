@@ -4,6 +4,7 @@ import os
 
 import numpy as np
 
+from tfgen._validation import check_finite_array
 from tfgen.data.sources import ArraySource
 
 __all__ = ["file_source"]
@@ -40,6 +41,7 @@ def file_source(path, seed=0):
         raise ValueError(
             f"{path!r} must hold float samples [n >= 3, ...]; received dtype "
             f"{array.dtype} and shape {array.shape}.")
+    check_finite_array(path, array)
     order = np.random.default_rng(seed).permutation(len(array))
     n_test = n_val = max(1, len(array) // 10)
     return ArraySource(os.path.basename(path), {
