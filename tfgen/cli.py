@@ -1,7 +1,8 @@
 """The `tfgen` command line: train, eval, sample, export.
 
     tfgen train MODEL --data DATA [--steps N | --epochs N] [--batch-size B]
-                      [--lr LR] [--seed S] [--set KEY=VALUE ...]
+                      [--lr LR] [--lr-schedule cosine|constant] [--seed S]
+                      [--set KEY=VALUE ...]
                       [--config FILE.yaml] --out DIR
     tfgen eval DIR --data DATA         # prints one JSON object of metrics
     tfgen sample DIR -n N --out FILE   # .npy (model space) or .png
@@ -111,15 +112,20 @@ def _train(args):
     keras.utils.set_random_seed(args.seed)
     source = tfgen_data.load_data(args.data)
     model = _build_model(args.model, source.event_shape, kwargs)
-    model.compile(optimizer=keras.optimizers.Adam(args.lr))
 
     if args.epochs is not None:
         train = source.dataset("train", args.batch_size, seed=args.seed)
         fit_args = dict(epochs=args.epochs,
                         validation_data=source.dataset("validation", args.batch_size))
+        total_steps = args.epochs * sum(1 for _ in train)
     else:
         train = source.dataset("train", args.batch_size, seed=args.seed, repeat=True)
-        fit_args = dict(epochs=1, steps_per_epoch=args.steps or 1000)
+        total_steps = args.steps or 1000
+        fit_args = dict(epochs=1, steps_per_epoch=total_steps)
+    learning_rate = args.lr
+    if args.lr_schedule == "cosine":
+        learning_rate = keras.optimizers.schedules.CosineDecay(args.lr, total_steps)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate))
     start = time.perf_counter()
     history = model.fit(train, verbose=1, **fit_args)
     train_seconds = time.perf_counter() - start
@@ -140,6 +146,7 @@ def _train(args):
         dequantizer = source.dequantizer
         run = {"model": args.model, "data": args.data, "config": kwargs,
                "steps": steps, "batch_size": args.batch_size, "lr": args.lr,
+               "lr_schedule": args.lr_schedule,
                "seed": args.seed,
                "dequantizer": None if dequantizer is None else {
                    "levels": dequantizer.levels, "logit_alpha": dequantizer.logit_alpha}}
@@ -229,7 +236,9 @@ def build_parser():
     train.add_argument("--steps", type=int, help="training steps (default 1000)")
     train.add_argument("--epochs", type=int, help="epochs over the train split")
     train.add_argument("--batch-size", type=int, default=256)
-    train.add_argument("--lr", type=float, default=1e-3)
+    train.add_argument("--lr", type=float, default=1e-3, help="peak learning rate of Adam")
+    train.add_argument("--lr-schedule", choices=("cosine", "constant"), default="cosine",
+                       help="cosine decays the rate to 0 over the run (default)")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                        help="constructor argument, value parsed as YAML")
