@@ -127,7 +127,7 @@ def _train(args):
         learning_rate = keras.optimizers.schedules.CosineDecay(args.lr, total_steps)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate))
     start = time.perf_counter()
-    history = model.fit(train, verbose=1, **fit_args)
+    history = model.fit(train, verbose=1, shuffle=False, **fit_args)  # train is shuffled
     train_seconds = time.perf_counter() - start
     steps = model.optimizer.iterations.numpy().item()
 
