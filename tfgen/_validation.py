@@ -16,6 +16,9 @@ __all__ = [
 ]
 
 
+_SHAPE_FORMS = {1: "[d]", 3: "[height, width, channels]"}
+
+
 def _is_int(value):
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
@@ -44,9 +47,9 @@ def check_event_shape(value, ranks=(1, 3), name="event_shape"):
     shape = list(value)
     if len(shape) not in ranks or not all(
             _is_int(n) and n >= 1 for n in shape):
+        forms = " or ".join(_SHAPE_FORMS[r] for r in ranks)
         raise ValueError(
-            f"`{name}` must be {' or '.join(f'{r} positive ints' for r in ranks)}"
-            f"; received {value!r}.")
+            f"`{name}` must be {forms} of positive ints; received {value!r}.")
     return [int(n) for n in shape]
 
 

@@ -176,8 +176,10 @@ def _load_run(run_dir):
     path = os.path.join(run_dir, "model.keras")
     if not os.path.isfile(path):
         raise ValueError(f"`DIR` {run_dir!r} holds no model.keras; train into it first.")
-    with open(os.path.join(run_dir, "run.json")) as f:
-        run = json.load(f)
+    run = {"dequantizer": None}  # a model.keras saved from Python has no run.json
+    if os.path.isfile(os.path.join(run_dir, "run.json")):
+        with open(os.path.join(run_dir, "run.json")) as f:
+            run = json.load(f)
     return keras.models.load_model(path), run
 
 
@@ -190,8 +192,8 @@ def _eval(args):
         raise ValueError(
             f"`--data` {args.data!r} has examples of shape {source.event_shape}; "
             f"the model takes {list(model.event_shape)}.")
-    is_file = args.data.endswith((".npy", ".npz"))
-    metrics = source.metrics(model, "all" if is_file and args.data.endswith(".npy") else "test")
+    # A .npy file is the user's evaluation set: all of it is scored.
+    metrics = source.metrics(model, "all" if args.data.endswith(".npy") else "test")
     print(json.dumps(metrics, sort_keys=True))
 
 

@@ -73,6 +73,12 @@ def factor_out(dtype):
     return bijectors.FactorOut(inner, num_active=1)
 
 
+def factor_out_vector(dtype):
+    inner = bijectors.AffineCoupling(
+        bijectors.make_mask("half", [2]), lambda x: (tf.sin(x), 0.5 * tf.tanh(x[..., ::-1])))
+    return bijectors.FactorOut(inner, num_active=2)
+
+
 def plain_tfp_chain(dtype):
     """tfgen bijectors composed in plain TFP: Chain and Invert."""
     return tfb.Chain([
@@ -95,6 +101,7 @@ CASES = {
     "scaling": (scaling, [16, 4]),
     "squeeze": (squeeze, [3, 4, 4, 2]),
     "factor_out": (factor_out, [3, 4, 4, 2]),
+    "factor_out_vector": (factor_out_vector, [16, 4]),
     "plain_tfp_chain": (plain_tfp_chain, [16, 4]),
 }
 

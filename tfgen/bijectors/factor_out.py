@@ -18,8 +18,8 @@ class FactorOut(tfb.Bijector):
 
     Args:
       bijector: the inner `tfb.Bijector`; it must keep the shape of its input
-        (wrap a `Squeeze` in `tfb.Invert(Squeeze())` at its end) and act on
-        events of rank `bijector.forward_min_event_ndims`.
+        (end a `Squeeze` with `tfb.Invert(Squeeze())`). Events have its
+        `forward_min_event_ndims` (at least 1); the split is on the last axis.
       num_active: number of leading channels `k` the inner bijector sees.
       validate_args: Python `bool`.
       name: Python `str` name for ops.
@@ -53,7 +53,7 @@ class FactorOut(tfb.Bijector):
             self._bijector = bijector
             self._num_active = num_active
             self._event_ndims = max(
-                3, tf.get_static_value(bijector.forward_min_event_ndims))
+                1, int(tf.get_static_value(bijector.forward_min_event_ndims)))
             super().__init__(
                 forward_min_event_ndims=self._event_ndims,
                 validate_args=validate_args,

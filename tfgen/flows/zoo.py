@@ -20,11 +20,17 @@ def _chain(steps):
 
 
 class _StackedFlow(Flow):
-    """A flow whose normalizing map is its layers' bijectors in order."""
+    """`num_layers` layers of `layer_class` on vectors; the normalizing map
+    is their bijectors in order."""
+
+    layer_class = None
 
     def __init__(self, event_shape, num_layers, **kwargs):
         super().__init__(event_shape, **kwargs)
         self.num_layers = check_positive_int("num_layers", num_layers)
+        prefix = self.layer_class.__name__.lower().removesuffix("layer")
+        self.flow_layers = [self.layer_class(self.event_shape, name=f"{prefix}_{i}")
+                            for i in range(self.num_layers)]
 
     def normalizing_bijector(self):
         return _chain([layer.bijector() for layer in self.flow_layers])
@@ -58,14 +64,10 @@ class Planar(_StackedFlow):
       ICML 2015.
     """
 
+    layer_class = PlanarLayer
+
     def __init__(self, event_shape, num_layers=16, **kwargs):
         super().__init__(event_shape, num_layers, **kwargs)
-        if len(self.event_shape) != 1:
-            raise ValueError(
-                f"Planar flows take vectors: `event_shape` must be [d]; "
-                f"received {event_shape!r}.")
-        self.flow_layers = [PlanarLayer(self.event_shape, name=f"planar_{i}")
-                            for i in range(self.num_layers)]
 
 
 @keras.saving.register_keras_serializable(package="tfgen")
@@ -90,14 +92,10 @@ class Radial(_StackedFlow):
       ICML 2015.
     """
 
+    layer_class = RadialLayer
+
     def __init__(self, event_shape, num_layers=16, **kwargs):
         super().__init__(event_shape, num_layers, **kwargs)
-        if len(self.event_shape) != 1:
-            raise ValueError(
-                f"Radial flows take vectors: `event_shape` must be [d]; "
-                f"received {event_shape!r}.")
-        self.flow_layers = [RadialLayer(self.event_shape, name=f"radial_{i}")
-                            for i in range(self.num_layers)]
 
 
 class _CouplingFlow(Flow):
