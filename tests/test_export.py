@@ -10,6 +10,8 @@ import pytest
 from tfgen import flows
 from tfgen.export import export
 
+from tests.helpers import perturb
+
 LOADER = """
 import json, sys
 sys.modules["tfgen"] = None  # importing tfgen now fails
@@ -33,13 +35,11 @@ def run_without_tfgen(export_dir, x_path):
 @pytest.mark.parametrize("make", [
     lambda: flows.RealNVP([8, 8, 1], num_couplings=1, hidden_units=[4]),
     lambda: flows.Planar([2], num_layers=3),
-], ids=["realnvp_image", "planar"])
+    lambda: flows.MAF([3], num_layers=2, hidden_units=[8]),
+], ids=["realnvp_image", "planar", "maf"])
 def test_export_runs_without_tfgen(make, tmp_path):
-    model = make()
-    rng = np.random.default_rng(0)
-    for w in model.weights:
-        w.assign(w.numpy() + 0.1 * rng.normal(size=w.shape).astype(np.float32))
-    x = rng.normal(size=(6, *model.event_shape)).astype(np.float32)
+    model = perturb(make())
+    x = np.random.default_rng(0).normal(size=(6, *model.event_shape)).astype(np.float32)
     np.save(tmp_path / "x.npy", x)
     export(model, tmp_path / "export")
     out = run_without_tfgen(tmp_path / "export", tmp_path / "x.npy")

@@ -9,6 +9,8 @@ MODELS = {
     "radial": flows.Radial,
     "nice": flows.NICE,
     "realnvp": flows.RealNVP,
+    "maf": flows.MAF,
+    "iaf": flows.IAF,
 }
 
 
