@@ -16,36 +16,43 @@ LOADER = """
 import json, sys
 sys.modules["tfgen"] = None  # importing tfgen now fails
 import numpy as np, tensorflow as tf
-loaded = tf.saved_model.load(sys.argv[1])
-x = tf.constant(np.load(sys.argv[2]))
-log_prob = loaded.signatures["log_prob"](x=x)["log_prob"].numpy()
-draw = lambda seed: loaded.signatures["sample"](n=tf.constant(5), seed=tf.constant(seed))["samples"].numpy()
-print(json.dumps({"log_prob": log_prob.tolist(), "a": draw(3).tolist(),
-                  "b": draw(3).tolist(), "c": draw(4).tolist()}))
+results = []
+for export_dir, x_path in zip(sys.argv[1::2], sys.argv[2::2]):
+    loaded = tf.saved_model.load(export_dir)
+    x = tf.constant(np.load(x_path))
+    log_prob = loaded.signatures["log_prob"](x=x)["log_prob"].numpy()
+    draw = lambda seed: loaded.signatures["sample"](
+        n=tf.constant(5), seed=tf.constant(seed))["samples"].numpy().tolist()
+    results.append({"log_prob": log_prob.tolist(), "a": draw(3), "b": draw(3), "c": draw(4)})
+print(json.dumps(results))
 """
 
+MODELS = {
+    "realnvp_image": lambda: flows.RealNVP([8, 8, 1], num_couplings=1, hidden_units=[4]),
+    "planar": lambda: flows.Planar([2], num_layers=3),
+    "maf": lambda: flows.MAF([3], num_layers=2, hidden_units=[8]),
+}
 
-def run_without_tfgen(export_dir, x_path):
-    result = subprocess.run([sys.executable, "-c", LOADER, str(export_dir), str(x_path)],
+
+def test_exports_run_without_tfgen(tmp_path):
+    """One subprocess (TensorFlow's import is slow) loads every export."""
+    models, args = {}, []
+    for name, make in MODELS.items():
+        models[name] = model = perturb(make())
+        x = np.random.default_rng(0).normal(size=(6, *model.event_shape)).astype(np.float32)
+        np.save(tmp_path / f"{name}.npy", x)
+        export(model, tmp_path / name)
+        args += [str(tmp_path / name), str(tmp_path / f"{name}.npy")]
+    result = subprocess.run([sys.executable, "-c", LOADER, *args],
                             capture_output=True, text=True, cwd="/", check=False)
     assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads(result.stdout.strip().splitlines()[-1])
-
-
-@pytest.mark.parametrize("make", [
-    lambda: flows.RealNVP([8, 8, 1], num_couplings=1, hidden_units=[4]),
-    lambda: flows.Planar([2], num_layers=3),
-    lambda: flows.MAF([3], num_layers=2, hidden_units=[8]),
-], ids=["realnvp_image", "planar", "maf"])
-def test_export_runs_without_tfgen(make, tmp_path):
-    model = perturb(make())
-    x = np.random.default_rng(0).normal(size=(6, *model.event_shape)).astype(np.float32)
-    np.save(tmp_path / "x.npy", x)
-    export(model, tmp_path / "export")
-    out = run_without_tfgen(tmp_path / "export", tmp_path / "x.npy")
-    np.testing.assert_allclose(out["log_prob"], model.log_prob(x), atol=1e-6, rtol=1e-6)
-    assert np.array_equal(out["a"], out["b"]) and not np.array_equal(out["a"], out["c"])
-    np.testing.assert_allclose(out["a"], model.sample(5, seed=3), atol=1e-5)
+    outputs = json.loads(result.stdout.strip().splitlines()[-1])
+    for (name, model), out in zip(models.items(), outputs):
+        x = np.load(tmp_path / f"{name}.npy")
+        np.testing.assert_allclose(out["log_prob"], model.log_prob(x), atol=1e-6, rtol=1e-6,
+                                   err_msg=name)
+        assert np.array_equal(out["a"], out["b"]) and not np.array_equal(out["a"], out["c"])
+        np.testing.assert_allclose(out["a"], model.sample(5, seed=3), atol=1e-5, err_msg=name)
 
 
 def test_export_refuses_to_overwrite_and_non_models(tmp_path):
