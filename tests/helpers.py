@@ -4,11 +4,11 @@ import numpy as np
 
 
 def perturb(model, scale=0.1, seed=0):
-    """Adds N(0, scale^2) noise to every weight, so checks do not pass
-    trivially at the identity. Variable constraints (MADE's autoregressive
-    masks) are applied, as an optimizer would."""
+    """Adds N(0, scale^2) noise to every trainable weight, so checks do not
+    pass trivially at the identity. Variable constraints (MADE's
+    autoregressive masks) are applied, as an optimizer would."""
     rng = np.random.default_rng(seed)
-    for w in model.weights:
+    for w in model.trainable_weights:
         value = w.numpy() + scale * rng.normal(size=w.shape).astype(np.float32)
         constraint = getattr(w, "constraint", None)
         w.assign(constraint(value) if constraint is not None else value)

@@ -79,6 +79,12 @@ def factor_out_vector(dtype):
     return bijectors.FactorOut(inner, num_active=2)
 
 
+def conv1x1(dtype):
+    matrix = np.random.default_rng(3).normal(size=(3, 3)) + 2.0 * np.eye(3)
+    lower_upper, permutation = tf.linalg.lu(matrix.astype(dtype))
+    return bijectors.InvertibleConv1x1(lower_upper, permutation)
+
+
 def plain_tfp_chain(dtype):
     """tfgen bijectors composed in plain TFP: Chain and Invert."""
     return tfb.Chain([
@@ -100,6 +106,7 @@ CASES = {
     "affine_channel": (coupling(bijectors.AffineCoupling, "channel"), [3, 4, 4, 2]),
     "scaling": (scaling, [16, 4]),
     "squeeze": (squeeze, [3, 4, 4, 2]),
+    "conv1x1": (conv1x1, [3, 2, 4, 3]),
     "factor_out": (factor_out, [3, 4, 4, 2]),
     "factor_out_vector": (factor_out_vector, [16, 4]),
     "plain_tfp_chain": (plain_tfp_chain, [16, 4]),

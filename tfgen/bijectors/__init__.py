@@ -4,6 +4,7 @@ Every bijector here composes with plain TFP (`tfb.Chain`, `tfb.Invert`,
 `tfd.TransformedDistribution`) and passes `tfgen.testing.check_bijector`.
 """
 
+from tfgen.bijectors.conv1x1 import InvertibleConv1x1
 from tfgen.bijectors.coupling import AdditiveCoupling, AffineCoupling
 from tfgen.bijectors.factor_out import FactorOut
 from tfgen.bijectors.masks import MASK_KINDS, make_mask
@@ -16,6 +17,7 @@ __all__ = [
     "AdditiveCoupling",
     "AffineCoupling",
     "FactorOut",
+    "InvertibleConv1x1",
     "MASK_KINDS",
     "Planar",
     "Radial",

@@ -3,7 +3,7 @@
 from tfgen.flows.autoregressive import IAF, MAF
 from tfgen.flows.flow import Flow
 from tfgen.flows.layers import (
-    CouplingLayer, PlanarLayer, RadialLayer, ScalingLayer)
+    CouplingLayer, LinearLULayer, PlanarLayer, RadialLayer, ScalingLayer)
 from tfgen.flows.made_adapter import AutoregressiveNetworkLayer
 from tfgen.flows.zoo import NICE, Planar, Radial, RealNVP
 
@@ -12,6 +12,7 @@ __all__ = [
     "CouplingLayer",
     "Flow",
     "IAF",
+    "LinearLULayer",
     "MAF",
     "NICE",
     "Planar",

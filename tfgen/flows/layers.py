@@ -9,13 +9,16 @@ import math
 
 import keras
 import tensorflow as tf
+import tensorflow_probability as tfp
 
 from tfgen import bijectors
 from tfgen._validation import (
     check_event_shape, check_hidden_units, check_positive_float)
 from tfgen.models.networks import conditioner_network
 
-__all__ = ["CouplingLayer", "PlanarLayer", "RadialLayer", "ScalingLayer"]
+__all__ = ["CouplingLayer", "LinearLULayer", "PlanarLayer", "RadialLayer", "ScalingLayer"]
+
+tfb = tfp.bijectors
 
 _LOG_E_MINUS_1 = math.log(math.e - 1.0)
 
@@ -172,3 +175,43 @@ class CouplingLayer(_FlowLayer):
             "log_scale_bound": self.log_scale_bound,
             "activation": self.activation,
         }
+
+
+@keras.saving.register_keras_serializable(package="tfgen")
+class LinearLULayer(_FlowLayer):
+    """Owns an LU-parametrized invertible matrix `W = P L U` (P fixed).
+
+    Vectors `[d]` get the dense map `tfb.ScaleMatvecLU`; images `[h, w, c]`
+    get the invertible 1x1 convolution (`tfgen.bijectors.InvertibleConv1x1`).
+    `diag(U) = sign * exp(log_diag)` with a fixed sign, so `W` stays
+    invertible; the log-determinant is `sum(log_diag)` (times `h w` for
+    images), O(d). Starts at the identity (`P = I`, `L = U = I`).
+
+    References:
+      Kingma & Dhariwal, "Glow: Generative Flow with Invertible 1x1
+      Convolutions", NeurIPS 2018, section 3.2.
+    """
+
+    def __init__(self, event_shape, **kwargs):
+        super().__init__(event_shape, **kwargs)
+        c = self.event_shape[-1]
+        self.lower = self.add_weight(shape=(c, c), name="lower", initializer="zeros")
+        self.upper = self.add_weight(shape=(c, c), name="upper", initializer="zeros")
+        self.log_diag = self.add_weight(shape=(c,), name="log_diag", initializer="zeros")
+        self.sign = self.add_weight(shape=(c,), name="sign", initializer="ones",
+                                    trainable=False)
+        self.permutation = self.add_weight(
+            shape=(c,), name="permutation", dtype="int32", trainable=False,
+            initializer=lambda shape, dtype: tf.range(shape[0], dtype=dtype))
+        self.built = True
+
+    def lower_upper(self):
+        """`L` below the diagonal, `U` on and above it, as `tf.linalg.lu` packs."""
+        return (tf.linalg.band_part(self.lower, -1, 0) - tf.linalg.band_part(self.lower, 0, 0)
+                + tf.linalg.band_part(self.upper, 0, -1) - tf.linalg.band_part(self.upper, 0, 0)
+                + tf.linalg.diag(self.sign * tf.exp(self.log_diag)))
+
+    def bijector(self):
+        if len(self.event_shape) == 3:
+            return bijectors.InvertibleConv1x1(self.lower_upper(), self.permutation)
+        return tfb.ScaleMatvecLU(self.lower_upper(), self.permutation)
