@@ -116,3 +116,21 @@ def test_compose_in_plain_tfp_transformed_distribution():
     np.testing.assert_allclose(dist.log_prob(x), base.log_prob(z) + log_det, rtol=1e-10)
     samples = dist.sample(16, seed=(1, 2))
     assert np.all(np.isfinite(dist.log_prob(tf.constant(samples.numpy()))))
+
+
+def test_spline_coupling_identity_tails_and_zero_start():
+    mask = bijectors.make_mask("half", [2])
+    # Knots of the free entry come from the conditioning entry (x reversed).
+    wild = lambda x: (5 * tf.stack([x[..., ::-1]] * 4, -1),  # noqa: E731
+                      -3 * tf.stack([x[..., ::-1]] * 4, -1), 2 * tf.stack([x[..., ::-1]] * 3, -1))
+    f = bijectors.SplineCoupling(mask, wild, bound=2.0)
+    x = np.array([[0.3, 2.5], [-1.0, -7.0], [0.5, 0.4]])
+    y = f.forward(x).numpy()
+    np.testing.assert_array_equal(y[:, 0], x[:, 0])        # conditioning entry
+    np.testing.assert_array_equal(y[:2, 1], x[:2, 1])      # beyond the bound: identity
+    np.testing.assert_allclose(f.forward_log_det_jacobian(x[:2], 1), [0.0, 0.0], atol=1e-12)
+    assert y[2, 1] != x[2, 1]
+    zeros = lambda x: (tf.zeros([*x.shape, 4], x.dtype), tf.zeros([*x.shape, 4], x.dtype),  # noqa: E731
+                       tf.zeros([*x.shape, 3], x.dtype))
+    identity = bijectors.SplineCoupling(mask, zeros, bound=2.0)
+    np.testing.assert_allclose(identity.forward(x), x, atol=1e-12)

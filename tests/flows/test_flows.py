@@ -17,8 +17,12 @@ FLOWS = {
     "nice": lambda: flows.NICE([2], num_couplings=4, hidden_units=[16]),
     "realnvp": lambda: flows.RealNVP([2], num_couplings=4, hidden_units=[16]),
     "realnvp_image": lambda: flows.RealNVP([4, 4, 2], num_couplings=2, hidden_units=[4]),
+    "realnvp_spline": lambda: flows.RealNVP([2], num_couplings=2, hidden_units=[16],
+                                            transform="spline", num_bins=6),
     "maf": lambda: flows.MAF([2], num_layers=3, hidden_units=[16]),
     "iaf": lambda: flows.IAF([2], num_layers=3, hidden_units=[16]),
+    "maf_spline": lambda: flows.MAF([2], num_layers=2, hidden_units=[16], transform="spline",
+                                    num_bins=5),
 }
 
 
@@ -39,7 +43,8 @@ def test_flow_is_exact_bijector_and_distribution(name):
     assert model.log_prob(x).shape == [8]
 
 
-@pytest.mark.parametrize("name", ["planar", "radial", "nice", "realnvp", "maf", "iaf"])
+@pytest.mark.parametrize("name", ["planar", "radial", "nice", "realnvp", "realnvp_spline",
+                                  "maf", "iaf", "maf_spline"])
 def test_2d_density_integrates_to_one(name):
     keras.utils.set_random_seed(0)
     model = perturb(FLOWS[name](), scale=0.2)

@@ -11,6 +11,7 @@ from tfgen.bijectors.masks import MASK_KINDS, make_mask
 from tfgen.bijectors.planar import Planar
 from tfgen.bijectors.radial import Radial
 from tfgen.bijectors.scaling import Scaling
+from tfgen.bijectors.spline import SplineCoupling, spline_from_raw
 from tfgen.bijectors.squeeze import Squeeze
 
 __all__ = [
@@ -22,6 +23,8 @@ __all__ = [
     "Planar",
     "Radial",
     "Scaling",
+    "SplineCoupling",
     "Squeeze",
     "make_mask",
+    "spline_from_raw",
 ]

@@ -18,6 +18,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfgen._validation import check_hidden_units, check_positive_float, check_positive_int
+from tfgen.bijectors.spline import spline_from_raw
 from tfgen.flows.flow import Flow
 from tfgen.flows.made_adapter import AutoregressiveNetworkLayer
 
@@ -35,7 +36,8 @@ class _AutoregressiveFlow(Flow):
     normalizing_is_inverse = None
 
     def __init__(self, event_shape, num_layers=5, hidden_units=(64, 64), activation="relu",
-                 log_scale_bound=3.0, permutation="reverse", **kwargs):
+                 log_scale_bound=3.0, permutation="reverse", transform="affine",
+                 num_bins=8, spline_bound=3.0, **kwargs):
         super().__init__(event_shape, **kwargs)
         if len(self.event_shape) != 1:
             raise ValueError(
@@ -49,19 +51,36 @@ class _AutoregressiveFlow(Flow):
             raise ValueError(
                 f"`permutation` must be one of {_PERMUTATIONS}; received {permutation!r}.")
         self.permutation = permutation
+        if transform not in ("affine", "spline"):
+            raise ValueError(
+                f"`transform` must be 'affine' or 'spline'; received {transform!r}.")
+        self.transform = transform
+        self.num_bins = check_positive_int("num_bins", num_bins)
+        self.spline_bound = check_positive_float("spline_bound", spline_bound)
+        params = 2 if transform == "affine" else 3 * self.num_bins - 1
         self.mades = [
-            AutoregressiveNetworkLayer(self.event_size, 2, self.hidden_units, activation,
+            AutoregressiveNetworkLayer(self.event_size, params, self.hidden_units, activation,
                                        name=f"made_{i}")
             for i in range(self.num_layers)]
 
     def _made_bijector(self, made):
-        bound = self.log_scale_bound
+        if self.transform == "spline":
+            k = self.num_bins
 
-        def shift_and_log_scale(x):
-            shift, raw = tf.unstack(made(x), num=2, axis=-1)
-            return shift, bound * tf.tanh(raw / bound)
+            def spline(x):
+                out = made(x)
+                return spline_from_raw(out[..., :k], out[..., k:2 * k], out[..., 2 * k:],
+                                       bound=self.spline_bound)
 
-        maf = tfb.MaskedAutoregressiveFlow(shift_and_log_scale_fn=shift_and_log_scale)
+            maf = tfb.MaskedAutoregressiveFlow(bijector_fn=spline)
+        else:
+            bound = self.log_scale_bound
+
+            def shift_and_log_scale(x):
+                shift, raw = tf.unstack(made(x), num=2, axis=-1)
+                return shift, bound * tf.tanh(raw / bound)
+
+            maf = tfb.MaskedAutoregressiveFlow(shift_and_log_scale_fn=shift_and_log_scale)
         return tfb.Invert(maf) if self.normalizing_is_inverse else maf
 
     def normalizing_bijector(self):
@@ -76,7 +95,9 @@ class _AutoregressiveFlow(Flow):
     def get_config(self):
         return {**super().get_config(), "num_layers": self.num_layers,
                 "hidden_units": self.hidden_units, "activation": self.activation,
-                "log_scale_bound": self.log_scale_bound, "permutation": self.permutation}
+                "log_scale_bound": self.log_scale_bound, "permutation": self.permutation,
+                "transform": self.transform, "num_bins": self.num_bins,
+                "spline_bound": self.spline_bound}
 
 
 @keras.saving.register_keras_serializable(package="tfgen")
@@ -90,6 +111,10 @@ class MAF(_AutoregressiveFlow):
       activation: MADE activation.
       log_scale_bound: log-scales are soft-clipped to `(-c, c)`.
       permutation: "reverse" (reverse the order between layers) or "none".
+      transform: "affine" or "spline" (rational-quadratic splines on
+        `[-spline_bound, spline_bound]`, identity outside; Durkan et al., 2019).
+      num_bins: spline bins.
+      spline_bound: spline interval half-width.
 
     Example:
 

@@ -13,7 +13,7 @@ import tensorflow_probability as tfp
 
 from tfgen import bijectors
 from tfgen._validation import (
-    check_event_shape, check_hidden_units, check_positive_float)
+    check_event_shape, check_hidden_units, check_positive_float, check_positive_int)
 from tfgen.models.networks import conditioner_network
 
 __all__ = ["CouplingLayer", "LinearLULayer", "PlanarLayer", "RadialLayer", "ScalingLayer"]
@@ -21,6 +21,12 @@ __all__ = ["CouplingLayer", "LinearLULayer", "PlanarLayer", "RadialLayer", "Scal
 tfb = tfp.bijectors
 
 _LOG_E_MINUS_1 = math.log(math.e - 1.0)
+# Conditioner outputs per data entry, by coupling transform (K = bins).
+_OUTPUTS_PER_ENTRY = {
+    "additive": lambda k: 1,
+    "affine": lambda k: 2,
+    "spline": lambda k: 3 * k - 1,
+}
 
 
 class _FlowLayer(keras.layers.Layer):
@@ -112,16 +118,19 @@ class ScalingLayer(_FlowLayer):
 
 @keras.saving.register_keras_serializable(package="tfgen")
 class CouplingLayer(_FlowLayer):
-    """Owns the conditioner network of an additive or affine coupling.
+    """Owns the conditioner network of an additive, affine or spline coupling.
 
     Args:
       event_shape: `[d]` (MLP conditioner) or `[h, w, c]` (conv conditioner).
       mask: a mask kind of `tfgen.bijectors.make_mask`.
       parity: 0 or 1, flips the mask.
       hidden_units: widths (or channels) of the conditioner's hidden layers.
-      transform: `"affine"` (RealNVP) or `"additive"` (NICE).
+      transform: `"affine"` (RealNVP), `"additive"` (NICE) or `"spline"`
+        (rational-quadratic, Neural Spline Flows).
       log_scale_bound: affine log-scales are `c * tanh(raw / c)` with this
         `c`, so they stay in `(-c, c)`.
+      num_bins: spline bins `K`.
+      spline_bound: splines act on `[-B, B]`, identity outside.
       activation: the hidden layers' activation.
 
     The conditioner's output layer starts at zero: the coupling starts as
@@ -129,25 +138,25 @@ class CouplingLayer(_FlowLayer):
     """
 
     def __init__(self, event_shape, mask, parity, hidden_units,
-                 transform="affine", log_scale_bound=3.0, activation="relu",
-                 **kwargs):
+                 transform="affine", log_scale_bound=3.0, num_bins=8,
+                 spline_bound=3.0, activation="relu", **kwargs):
         super().__init__(event_shape, **kwargs)
-        if transform not in ("affine", "additive"):
+        if transform not in _OUTPUTS_PER_ENTRY:
             raise ValueError(
-                f"`transform` must be 'affine' or 'additive'; received "
+                f"`transform` must be one of {sorted(_OUTPUTS_PER_ENTRY)}; received "
                 f"{transform!r}.")
         self.mask = mask
         self.parity = parity
         self.hidden_units = check_hidden_units(hidden_units)
         self.transform = transform
-        self.log_scale_bound = check_positive_float(
-            "log_scale_bound", log_scale_bound)
+        self.log_scale_bound = check_positive_float("log_scale_bound", log_scale_bound)
+        self.num_bins = check_positive_int("num_bins", num_bins)
+        self.spline_bound = check_positive_float("spline_bound", spline_bound)
         self.activation = activation
         self._mask_array = bijectors.make_mask(mask, self.event_shape, parity)
-        channels = self.event_shape[-1]
+        self._outputs = _OUTPUTS_PER_ENTRY[transform](self.num_bins)
         self.network = conditioner_network(
-            self.event_shape, self.hidden_units,
-            channels * (2 if transform == "affine" else 1),
+            self.event_shape, self.hidden_units, self.event_shape[-1] * self._outputs,
             activation=activation, name="conditioner")
         self.built = True
 
@@ -159,10 +168,18 @@ class CouplingLayer(_FlowLayer):
         c = self.log_scale_bound
         return shift, c * tf.tanh(raw / c)
 
+    def _spline_parameters(self, x_masked):
+        out = self.network(x_masked)
+        out = tf.reshape(out, tf.concat([tf.shape(out)[:-1], [self.event_shape[-1], self._outputs]], 0))
+        k = self.num_bins
+        return out[..., :k], out[..., k:2 * k], out[..., 2 * k:]
+
     def bijector(self):
         if self.transform == "affine":
-            return bijectors.AffineCoupling(
-                self._mask_array, self._shift_and_log_scale)
+            return bijectors.AffineCoupling(self._mask_array, self._shift_and_log_scale)
+        if self.transform == "spline":
+            return bijectors.SplineCoupling(self._mask_array, self._spline_parameters,
+                                            bound=self.spline_bound)
         return bijectors.AdditiveCoupling(self._mask_array, self._shift)
 
     def get_config(self):
@@ -173,6 +190,8 @@ class CouplingLayer(_FlowLayer):
             "hidden_units": self.hidden_units,
             "transform": self.transform,
             "log_scale_bound": self.log_scale_bound,
+            "num_bins": self.num_bins,
+            "spline_bound": self.spline_bound,
             "activation": self.activation,
         }
 

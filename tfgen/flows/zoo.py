@@ -180,6 +180,11 @@ class RealNVP(_CouplingFlow):
       num_scales: image levels with a squeeze; `None` takes as many as the
         size allows (at most 3, each halving an even size, the last >= 2).
       activation: conditioner activation.
+      transform: "affine" (RealNVP) or "spline" (rational-quadratic splines
+        on `[-spline_bound, spline_bound]`, identity outside; Durkan et al.,
+        2019).
+      num_bins: spline bins.
+      spline_bound: spline interval half-width.
 
     Example:
 
@@ -196,10 +201,16 @@ class RealNVP(_CouplingFlow):
 
     def __init__(self, event_shape, num_couplings=8, hidden_units=(128, 128),
                  log_scale_bound=3.0, num_scales=None, activation="relu",
-                 **kwargs):
+                 transform="affine", num_bins=8, spline_bound=3.0, **kwargs):
         super().__init__(event_shape, num_couplings, hidden_units, activation,
                          **kwargs)
+        if transform not in ("affine", "spline"):
+            raise ValueError(
+                f"`transform` must be 'affine' or 'spline'; received {transform!r}.")
         self.log_scale_bound = log_scale_bound
+        self.transform = transform
+        self.num_bins = num_bins
+        self.spline_bound = spline_bound
         if len(self.event_shape) == 1:
             if num_scales not in (None, 0):
                 raise ValueError(
@@ -226,7 +237,10 @@ class RealNVP(_CouplingFlow):
 
     def _stage(self, mask, shape, count, prefix):
         return [CouplingLayer(shape, mask, i % 2, self.hidden_units,
+                              transform=self.transform,
                               log_scale_bound=self.log_scale_bound,
+                              num_bins=self.num_bins,
+                              spline_bound=self.spline_bound,
                               activation=self.activation,
                               name=f"{prefix}_{i}")
                 for i in range(count)]
@@ -270,4 +284,7 @@ class RealNVP(_CouplingFlow):
     def get_config(self):
         return {**super().get_config(),
                 "log_scale_bound": self.log_scale_bound,
-                "num_scales": self.num_scales}
+                "num_scales": self.num_scales,
+                "transform": self.transform,
+                "num_bins": self.num_bins,
+                "spline_bound": self.spline_bound}
