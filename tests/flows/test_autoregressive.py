@@ -51,3 +51,17 @@ def test_invalid_arguments():
         flows.MAF([2], permutation="shuffle")
     with pytest.raises(ValueError, match="hidden_units"):
         flows.IAF([2], hidden_units=[])
+
+
+def test_permutations_between_layers():
+    def orders(model):
+        return [b.permutation.numpy().tolist() for b in model.normalizing_bijector().bijectors
+                if b.name.startswith("permute")]
+
+    assert orders(flows.MAF([4], num_layers=3)) == [[3, 2, 1, 0]] * 2
+    assert orders(flows.MAF([4], num_layers=3, permutation="none")) == []
+    random = flows.MAF([4], num_layers=3, permutation="random", permutation_seed=5)
+    first = orders(random)
+    assert len(first) == 2 and all(sorted(o) == [0, 1, 2, 3] for o in first)
+    # Fixed by the seed, so a rebuilt (reloaded) model has the same orders.
+    assert orders(flows.MAF.from_config(random.get_config())) == first

@@ -57,7 +57,9 @@ class DataSource:
             raise ValueError(
                 f"`batch_size` must be a positive int; received {batch_size!r}.")
         data = self.raw(split)
-        if shuffle if shuffle is not None else split == "train":
+        if shuffle is None:
+            shuffle = split == "train"
+        if shuffle:
             data = data.shuffle(10_000, seed=seed, reshuffle_each_iteration=True)
         if repeat:
             data = data.repeat()

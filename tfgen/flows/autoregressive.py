@@ -26,7 +26,7 @@ tfb = tfp.bijectors
 
 __all__ = ["IAF", "MAF"]
 
-_PERMUTATIONS = ("reverse", "none")
+_PERMUTATIONS = ("reverse", "random", "none")
 
 
 class _AutoregressiveFlow(Flow):
@@ -36,8 +36,8 @@ class _AutoregressiveFlow(Flow):
     normalizing_is_inverse = None
 
     def __init__(self, event_shape, num_layers=5, hidden_units=(64, 64), activation="relu",
-                 log_scale_bound=3.0, permutation="reverse", transform="affine",
-                 num_bins=8, spline_bound=3.0, **kwargs):
+                 log_scale_bound=3.0, permutation="reverse", permutation_seed=0,
+                 transform="affine", num_bins=8, spline_bound=3.0, **kwargs):
         super().__init__(event_shape, **kwargs)
         if len(self.event_shape) != 1:
             raise ValueError(
@@ -51,6 +51,7 @@ class _AutoregressiveFlow(Flow):
             raise ValueError(
                 f"`permutation` must be one of {_PERMUTATIONS}; received {permutation!r}.")
         self.permutation = permutation
+        self.permutation_seed = int(permutation_seed)
         if transform not in ("affine", "spline"):
             raise ValueError(
                 f"`transform` must be 'affine' or 'spline'; received {transform!r}.")
@@ -83,12 +84,20 @@ class _AutoregressiveFlow(Flow):
             maf = tfb.MaskedAutoregressiveFlow(shift_and_log_scale_fn=shift_and_log_scale)
         return tfb.Invert(maf) if self.normalizing_is_inverse else maf
 
+    def _order(self, i):
+        """The fixed permutation before MADE layer `i` (> 0), or None."""
+        if self.permutation == "reverse":
+            return np.arange(self.event_size)[::-1].copy()
+        if self.permutation == "random":
+            return np.random.default_rng([self.permutation_seed, i]).permutation(self.event_size)
+        return None
+
     def normalizing_bijector(self):
         steps = []
-        reverse = tfb.Permute(np.arange(self.event_size)[::-1].copy())
         for i, made in enumerate(self.mades):
-            if i and self.permutation == "reverse":
-                steps.append(reverse)
+            order = self._order(i) if i else None
+            if order is not None:
+                steps.append(tfb.Permute(order))
             steps.append(self._made_bijector(made))
         return tfb.Chain(list(reversed(steps)))
 
@@ -96,6 +105,7 @@ class _AutoregressiveFlow(Flow):
         return {**super().get_config(), "num_layers": self.num_layers,
                 "hidden_units": self.hidden_units, "activation": self.activation,
                 "log_scale_bound": self.log_scale_bound, "permutation": self.permutation,
+                "permutation_seed": self.permutation_seed,
                 "transform": self.transform, "num_bins": self.num_bins,
                 "spline_bound": self.spline_bound}
 
@@ -110,7 +120,9 @@ class MAF(_AutoregressiveFlow):
       hidden_units: MADE hidden widths.
       activation: MADE activation.
       log_scale_bound: log-scales are soft-clipped to `(-c, c)`.
-      permutation: "reverse" (reverse the order between layers) or "none".
+      permutation: between layers, "reverse" the order, a fixed "random"
+        permutation (from `permutation_seed` and the layer index), or "none".
+      permutation_seed: int seed of the "random" permutations.
       transform: "affine" or "spline" (rational-quadratic splines on
         `[-spline_bound, spline_bound]`, identity outside; Durkan et al., 2019).
       num_bins: spline bins.
