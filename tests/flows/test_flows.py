@@ -21,7 +21,7 @@ FLOWS = {
                                             transform="spline", num_bins=6),
     "maf": lambda: flows.MAF([2], num_layers=3, hidden_units=[16]),
     "iaf": lambda: flows.IAF([2], num_layers=3, hidden_units=[16]),
-    "maf_spline": lambda: flows.MAF([2], num_layers=2, hidden_units=[16], transform="spline",
+    "maf_spline": lambda: flows.MAF([2], num_layers=1, hidden_units=[16], transform="spline",
                                     num_bins=5),
 }
 
