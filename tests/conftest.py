@@ -10,3 +10,14 @@ import tensorflow as tf  # noqa: E402
 _cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(
     _cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+
+
+import keras  # noqa: E402
+import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _seed_everything():
+    """Each test starts from the same Python, NumPy, TF and Keras seeds, so
+    weight initializations (and the tests' outcomes) are reproducible."""
+    keras.utils.set_random_seed(0)
