@@ -33,8 +33,7 @@ def run(make, setting, source, steps, batch_size=256):
     model = make()
     model.compile(optimizer=keras.optimizers.Adam(1e-3), **setting)
     data = source.dataset("train", batch_size, repeat=True)
-    warmup = 20 if "steps_per_execution" not in setting else 20
-    model.fit(data, steps_per_epoch=warmup, epochs=1, verbose=0)  # trace/compile
+    model.fit(data, steps_per_epoch=20, epochs=1, verbose=0)  # trace/compile
     start = time.perf_counter()
     model.fit(data, steps_per_epoch=steps, epochs=1, verbose=0)
     seconds = time.perf_counter() - start

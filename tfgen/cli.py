@@ -117,7 +117,10 @@ def _train(args):
         train = source.dataset("train", args.batch_size, seed=args.seed)
         fit_args = dict(epochs=args.epochs,
                         validation_data=source.dataset("validation", args.batch_size))
-        total_steps = args.epochs * sum(1 for _ in train)
+        batches = int(train.cardinality())  # known for array and TFDS sources
+        if batches < 0:
+            batches = sum(1 for _ in train)
+        total_steps = args.epochs * batches
     else:
         train = source.dataset("train", args.batch_size, seed=args.seed, repeat=True)
         total_steps = args.steps or 1000
