@@ -9,7 +9,10 @@ def perturb(model, scale=0.1, seed=0):
     autoregressive masks) are applied, as an optimizer would."""
     rng = np.random.default_rng(seed)
     for w in model.trainable_weights:
-        value = w.numpy() + scale * rng.normal(size=w.shape).astype(np.float32)
+        old = w.numpy()
+        value = old + scale * rng.normal(size=w.shape).astype(old.dtype)
         constraint = getattr(w, "constraint", None)
-        w.assign(constraint(value) if constraint is not None else value)
+        if constraint is not None:
+            value = np.asarray(constraint(value), old.dtype)
+        w.assign(value)
     return model

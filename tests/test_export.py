@@ -17,12 +17,15 @@ import json, sys
 sys.modules["tfgen"] = None  # importing tfgen now fails
 import numpy as np, tensorflow as tf
 results = []
-for export_dir, x_path in zip(sys.argv[1::2], sys.argv[2::2]):
+for export_dir, x_path, c_path in zip(sys.argv[1::3], sys.argv[2::3], sys.argv[3::3]):
     loaded = tf.saved_model.load(export_dir)
     x = tf.constant(np.load(x_path))
-    log_prob = loaded.signatures["log_prob"](x=x)["log_prob"].numpy()
+    # Conditional flows take one condition per example (and per sample).
+    c = {} if c_path == "-" else {"condition": tf.constant(np.load(c_path))}
+    log_prob = loaded.signatures["log_prob"](x=x, **c)["log_prob"].numpy()
+    c5 = {k: v[:5] for k, v in c.items()}
     draw = lambda seed: loaded.signatures["sample"](
-        n=tf.constant(5), seed=tf.constant(seed))["samples"].numpy().tolist()
+        n=tf.constant(5), seed=tf.constant(seed), **c5)["samples"].numpy().tolist()
     results.append({"log_prob": log_prob.tolist(), "a": draw(3), "b": draw(3), "c": draw(4)})
 print(json.dumps(results))
 """
@@ -31,7 +34,18 @@ MODELS = {
     "realnvp_image": lambda: flows.RealNVP([8, 8, 1], num_couplings=1, hidden_units=[4]),
     "planar": lambda: flows.Planar([2], num_layers=3),
     "maf": lambda: flows.MAF([3], num_layers=2, hidden_units=[8]),
+    "glow_class_conditional": lambda: flows.Glow([4, 4, 1], num_levels=1, num_steps=1,
+                                                 hidden_channels=4, num_classes=3),
+    "maf_vector_conditional": lambda: flows.MAF([2], num_layers=1, hidden_units=[4],
+                                                condition_shape=[3]),
 }
+
+
+def _conditions(model, n):
+    rng = np.random.default_rng(1)
+    if model.num_classes:
+        return rng.integers(0, model.num_classes, size=n).astype(np.int32)
+    return rng.normal(size=(n, model.condition_size)).astype(np.float32)
 
 
 def test_exports_run_without_tfgen(tmp_path):
@@ -41,18 +55,24 @@ def test_exports_run_without_tfgen(tmp_path):
         models[name] = model = perturb(make())
         x = np.random.default_rng(0).normal(size=(6, *model.event_shape)).astype(np.float32)
         np.save(tmp_path / f"{name}.npy", x)
+        c_path = "-"
+        if model.conditional:
+            c_path = str(tmp_path / f"{name}_condition.npy")
+            np.save(c_path, _conditions(model, 6))
         export(model, tmp_path / name)
-        args += [str(tmp_path / name), str(tmp_path / f"{name}.npy")]
+        args += [str(tmp_path / name), str(tmp_path / f"{name}.npy"), c_path]
     result = subprocess.run([sys.executable, "-c", LOADER, *args],
                             capture_output=True, text=True, cwd="/", check=False)
     assert result.returncode == 0, result.stderr[-3000:]
     outputs = json.loads(result.stdout.strip().splitlines()[-1])
     for (name, model), out in zip(models.items(), outputs):
         x = np.load(tmp_path / f"{name}.npy")
-        np.testing.assert_allclose(out["log_prob"], model.log_prob(x), atol=1e-6, rtol=1e-6,
+        c = _conditions(model, 6) if model.conditional else None
+        np.testing.assert_allclose(out["log_prob"], model.log_prob(x, c), atol=1e-5, rtol=1e-6,
                                    err_msg=name)
         assert np.array_equal(out["a"], out["b"]) and not np.array_equal(out["a"], out["c"])
-        np.testing.assert_allclose(out["a"], model.sample(5, seed=3), atol=1e-5, err_msg=name)
+        np.testing.assert_allclose(out["a"], model.sample(5, None if c is None else c[:5], seed=3),
+                                   atol=1e-5, err_msg=name)
 
 
 def test_export_refuses_to_overwrite_and_non_models(tmp_path):

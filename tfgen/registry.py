@@ -11,6 +11,7 @@ MODELS = {
     "realnvp": flows.RealNVP,
     "maf": flows.MAF,
     "iaf": flows.IAF,
+    "glow": flows.Glow,
 }
 
 

@@ -98,6 +98,32 @@ def spline_coupling(kind):
     return make
 
 
+def actnorm(event_ndims, channels):
+    def make(dtype):
+        rng = np.random.default_rng(4)
+        return bijectors.ActNorm(rng.normal(size=channels).astype(dtype),
+                                 0.5 * rng.normal(size=channels).astype(dtype), event_ndims)
+    return make
+
+
+def glow(dtype):
+    """Two levels of two Glow steps on 8x8x1, with fixed random parameters
+    (rotations plus noise as 1x1 convolutions, as Glow initializes them)."""
+    rng = np.random.default_rng(5)
+
+    def step(channels):
+        rotation = np.linalg.qr(rng.normal(size=(channels, channels)))[0]
+        matrix = rotation + 0.2 * rng.normal(size=(channels, channels))
+        lower_upper, permutation = tf.linalg.lu(matrix.astype(dtype))
+        return bijectors.glow_step(
+            actnorm(3, channels)(dtype),
+            bijectors.InvertibleConv1x1(lower_upper, permutation),
+            bijectors.AffineCoupling(bijectors.make_mask("channel", [1, 1, channels]),
+                                     image_conditioner))
+
+    return bijectors.Glow([[step(4), step(4)], [step(8), step(8)]], channels=1)
+
+
 def plain_tfp_chain(dtype):
     """tfgen bijectors composed in plain TFP: Chain and Invert."""
     return tfb.Chain([
@@ -126,6 +152,9 @@ CASES = {
     "factor_out": (factor_out, [3, 4, 4, 2]),
     "factor_out_vector": (factor_out_vector, [16, 4]),
     "plain_tfp_chain": (plain_tfp_chain, [16, 4]),
+    "actnorm_vector": (actnorm(1, 4), [16, 4]),
+    "actnorm_image": (actnorm(3, 3), [3, 4, 2, 3]),
+    "glow_8x8x1": (glow, [3, 8, 8, 1]),
 }
 
 

@@ -1,4 +1,5 @@
-"""fit under MirroredStrategy on two logical CPUs equals single-device fit."""
+"""fit under MirroredStrategy on two logical CPUs equals single-device fit
+(Glow's included: its ActNorm initialization from the first global batch)."""
 
 import keras
 import numpy as np
@@ -12,37 +13,50 @@ from tests.helpers import perturb
 MODELS = {
     "realnvp": lambda: flows.RealNVP([2], num_couplings=2, hidden_units=[8]),
     "maf": lambda: flows.MAF([2], num_layers=2, hidden_units=[8]),  # wraps tf_keras MADE
+    "maf_conditional": lambda: flows.MAF([2], num_layers=1, hidden_units=[8], num_classes=2),
+    "glow": lambda: flows.Glow([2, 2, 1], num_levels=1, num_steps=2, hidden_channels=4),
 }
 
 
-def _one_step(make, strategy, weights, x):
+def _one_step(make, strategy, weights, data):
     with strategy.scope():
         model = make()
         model.set_weights(weights)
         model.compile(optimizer=keras.optimizers.SGD(0.1))
-    data = tf.data.Dataset.from_tensor_slices(x).batch(len(x))
+    data = tf.data.Dataset.from_tensor_slices(data).batch(len(data[0]))
     history = model.fit(data, epochs=1, verbose=0)
     return history.history["nll"][0], [w.numpy() for w in model.weights]
 
 
-@pytest.mark.parametrize("name", sorted(MODELS))
-def test_mirrored_strategy_step_equals_single_device_step(name):
-    make = MODELS[name]
+@pytest.fixture(scope="module")
+def mirrored():
+    """One strategy for all tests: separate MirroredStrategy objects in one
+    process reuse collective instance keys, and a later model's all-reduce
+    can then meet an earlier model's gradient shapes."""
     devices = tf.config.list_logical_devices("CPU")
     assert len(devices) >= 2, "tests/conftest.py sets up two logical CPUs"
+    return tf.distribute.MirroredStrategy([d.name for d in devices[:2]])
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_mirrored_strategy_step_equals_single_device_step(name, mirrored):
+    make = MODELS[name]
     keras.utils.set_random_seed(0)
     reference = perturb(make(), scale=0.2)
     weights = reference.get_weights()
     rng = np.random.default_rng(0)
     # Uneven halves of the global batch would differ: replicas see 32 each.
-    x = (rng.normal(size=(64, 2)) * [1.0, 0.2] + [0.5, 0.0]).astype(np.float32)
+    x = (rng.normal(size=(64, 2, 2)) * [1.0, 0.2] + [0.5, 0.0]).astype(np.float32)
+    x = x.reshape([64, -1])[:, :reference.event_size].reshape([64, *reference.event_shape])
+    labels = np.arange(64, dtype=np.int32) % 2
+    data = (x, labels) if reference.conditional else (x,)
 
-    mirrored = tf.distribute.MirroredStrategy([d.name for d in devices[:2]])
     assert mirrored.num_replicas_in_sync == 2
-    loss_single, after_single = _one_step(make, tf.distribute.get_strategy(), weights, x)
-    loss_mirrored, after_mirrored = _one_step(make, mirrored, weights, x)
+    loss_single, after_single = _one_step(make, tf.distribute.get_strategy(), weights, data)
+    loss_mirrored, after_mirrored = _one_step(make, mirrored, weights, data)
 
-    expected = -float(np.mean(reference.log_prob(x)))
+    reference.initialize(*data)  # ActNorm (Glow): from the whole first batch
+    expected = -float(np.mean(reference.log_prob(*data)))
     np.testing.assert_allclose(loss_single, expected, rtol=1e-5)
     np.testing.assert_allclose(loss_mirrored, loss_single, rtol=1e-5)
     # Same update: gradients are averaged over the global batch, not summed.

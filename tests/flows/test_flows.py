@@ -21,6 +21,7 @@ FLOWS = {
                                             transform="spline", num_bins=6),
     "maf": lambda: flows.MAF([2], num_layers=3, hidden_units=[16]),
     "iaf": lambda: flows.IAF([2], num_layers=3, hidden_units=[16]),
+    "glow": lambda: flows.Glow([4, 4, 1], num_levels=2, num_steps=1, hidden_channels=4),
     "maf_spline": lambda: flows.MAF([2], num_layers=1, hidden_units=[16], transform="spline",
                                     num_bins=5),
 }
@@ -127,6 +128,11 @@ def test_multiscale_realnvp_structure():
     (lambda: flows.RealNVP([8, 8, 1], num_scales=4), "num_scales"),
     (lambda: flows.Planar([4, 4, 1]), "event_shape"),
     (lambda: flows.Radial([2], num_layers=-2), "num_layers"),
+    (lambda: flows.Glow([2]), "event_shape"),
+    (lambda: flows.Glow([6, 6, 1], num_levels=2), "num_levels"),
+    (lambda: flows.Glow([8, 8, 1], hidden_channels=0), "hidden_channels"),
+    (lambda: flows.Planar([2], num_classes=3), "no conditional form"),
+    (lambda: flows.MAF([2], num_classes=3, condition_shape=[2]), "not both"),
 ])
 def test_invalid_hyperparameters_raise_value_error(make, match):
     with pytest.raises(ValueError, match=match):

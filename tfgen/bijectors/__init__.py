@@ -4,9 +4,11 @@ Every bijector here composes with plain TFP (`tfb.Chain`, `tfb.Invert`,
 `tfd.TransformedDistribution`) and passes `tfgen.testing.check_bijector`.
 """
 
+from tfgen.bijectors.actnorm import ActNorm
 from tfgen.bijectors.conv1x1 import InvertibleConv1x1
 from tfgen.bijectors.coupling import AdditiveCoupling, AffineCoupling
 from tfgen.bijectors.factor_out import FactorOut
+from tfgen.bijectors.glow import Glow, glow_step
 from tfgen.bijectors.masks import MASK_KINDS, make_mask
 from tfgen.bijectors.planar import Planar
 from tfgen.bijectors.radial import Radial
@@ -15,9 +17,11 @@ from tfgen.bijectors.spline import SplineCoupling, spline_from_raw
 from tfgen.bijectors.squeeze import Squeeze
 
 __all__ = [
+    "ActNorm",
     "AdditiveCoupling",
     "AffineCoupling",
     "FactorOut",
+    "Glow",
     "InvertibleConv1x1",
     "MASK_KINDS",
     "Planar",
@@ -25,6 +29,7 @@ __all__ = [
     "Scaling",
     "SplineCoupling",
     "Squeeze",
+    "glow_step",
     "make_mask",
     "spline_from_raw",
 ]

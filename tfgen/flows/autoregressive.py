@@ -34,6 +34,7 @@ class _AutoregressiveFlow(Flow):
     the normalizing (IAF) or the sampling (MAF) direction."""
 
     normalizing_is_inverse = None
+    supports_conditions = True
 
     def __init__(self, event_shape, num_layers=5, hidden_units=(64, 64), activation="relu",
                  log_scale_bound=3.0, permutation="reverse", permutation_seed=0,
@@ -61,15 +62,15 @@ class _AutoregressiveFlow(Flow):
         params = 2 if transform == "affine" else 3 * self.num_bins - 1
         self.mades = [
             AutoregressiveNetworkLayer(self.event_size, params, self.hidden_units, activation,
-                                       name=f"made_{i}")
+                                       condition_size=self.condition_size, name=f"made_{i}")
             for i in range(self.num_layers)]
 
-    def _made_bijector(self, made):
+    def _made_bijector(self, made, condition):
         if self.transform == "spline":
             k = self.num_bins
 
             def spline(x):
-                out = made(x)
+                out = made(x, condition)
                 return spline_from_raw(out[..., :k], out[..., k:2 * k], out[..., 2 * k:],
                                        bound=self.spline_bound)
 
@@ -78,7 +79,7 @@ class _AutoregressiveFlow(Flow):
             bound = self.log_scale_bound
 
             def shift_and_log_scale(x):
-                shift, raw = tf.unstack(made(x), num=2, axis=-1)
+                shift, raw = tf.unstack(made(x, condition), num=2, axis=-1)
                 return shift, bound * tf.tanh(raw / bound)
 
             maf = tfb.MaskedAutoregressiveFlow(shift_and_log_scale_fn=shift_and_log_scale)
@@ -92,13 +93,13 @@ class _AutoregressiveFlow(Flow):
             return np.random.default_rng([self.permutation_seed, i]).permutation(self.event_size)
         return None
 
-    def normalizing_bijector(self):
+    def normalizing_bijector(self, condition=None):
         steps = []
         for i, made in enumerate(self.mades):
             order = self._order(i) if i else None
             if order is not None:
                 steps.append(tfb.Permute(order))
-            steps.append(self._made_bijector(made))
+            steps.append(self._made_bijector(made, condition))
         return tfb.Chain(list(reversed(steps)))
 
     def get_config(self):

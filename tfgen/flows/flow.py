@@ -3,9 +3,11 @@
 A flow owns Keras layers (the weights) and, on every call, builds from them a
 pure TFP bijector in the normalizing direction `f: data -> latent`. Then
 
-    log p(x) = log N(f(x); 0, I) + log|det df/dx|
+    log p(x | c) = log N(f(x; c); 0, I) + log|det df/dx|
 
-and sampling draws `z ~ N(0, I)` and returns `f^{-1}(z)`.
+and sampling draws `z ~ N(0, T^2 I)` (temperature `T`, 1 by default) and
+returns `f^{-1}(z; c)`. The condition `c` (conditional flows only) reaches
+the conditioner networks; it is a class label or a vector.
 """
 
 import math
@@ -15,7 +17,8 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfgen._validation import check_event_shape
+from tfgen._validation import check_event_shape, check_positive_float, check_positive_int
+from tfgen.flows.actnorm import ActNormLayer
 
 tfb = tfp.bijectors
 tfd = tfp.distributions
@@ -33,8 +36,8 @@ class Flow(keras.Model):
     """Base class of tfgen's flows: `log_prob`, `sample`, `fit` by NLL.
 
     Subclasses create their layers in `__init__` and implement
-    `normalizing_bijector()`, which returns a fresh `tfb.Bijector` mapping
-    data to latent, built from those layers.
+    `normalizing_bijector(condition)`, which returns a fresh `tfb.Bijector`
+    mapping data to latent, built from those layers.
 
     `train_step` minimizes the negative log-likelihood (nats) averaged over the
     global batch (under `tf.distribute`, each replica's mean is divided by the
@@ -43,25 +46,94 @@ class Flow(keras.Model):
     (`nll / (D ln 2)`, `D` the event size, of the data as the model sees it).
     A non-finite loss stops training with an `InvalidArgumentError`.
 
-    Attributes:
+    Conditional flows (`num_classes` or `condition_shape` set) take the
+    condition as Keras' `y`: `fit(x, labels)` or a dataset of `(x, labels)`.
+
+    Flows with `ActNormLayer`s initialize them from data before training:
+    `fit` does it from its first batch, or call `initialize(x)` yourself.
+
+    Args:
       event_shape: the shape of one example.
+      num_classes: class-conditional flow: conditions are int labels in
+        `[0, num_classes)`, fed to the conditioners one-hot.
+      condition_shape: vector-conditional flow: conditions are float vectors
+        `[k]` (pass one of `num_classes`, `condition_shape`, or neither).
+
+    Attributes:
       bijector: a fresh `tfb.Bijector` mapping latent to data (TFP's
         sampling direction), for use in plain TFP code.
-      distribution: `tfd.TransformedDistribution(base, bijector)`.
+      distribution: `tfd.TransformedDistribution(base, bijector)`; for
+        conditional flows use `conditional_distribution(condition)`.
     """
 
-    def __init__(self, event_shape, **kwargs):
+    # Whether the subclass routes conditions to its layers.
+    supports_conditions = False
+
+    def __init__(self, event_shape, num_classes=None, condition_shape=None, **kwargs):
         super().__init__(**kwargs)
         self.event_shape = check_event_shape(event_shape)
         self.event_size = int(np.prod(self.event_shape))
+        if num_classes is not None and condition_shape is not None:
+            raise ValueError(
+                f"Pass `num_classes` or `condition_shape`, not both; received "
+                f"num_classes={num_classes!r}, condition_shape={condition_shape!r}.")
+        self.num_classes = (None if num_classes is None
+                            else check_positive_int("num_classes", num_classes))
+        self.condition_shape = (None if condition_shape is None else check_event_shape(
+            condition_shape, ranks=(1,), name="condition_shape"))
+        # Width of the condition the conditioners see: 0 when unconditional.
+        self.condition_size = (self.num_classes or 0) + (
+            self.condition_shape[0] if self.condition_shape else 0)
+        if self.condition_size and not self.supports_conditions:
+            raise ValueError(
+                f"{type(self).__name__} has no conditional form; received "
+                f"num_classes={num_classes!r}, condition_shape={condition_shape!r}.")
         self.nll_tracker = keras.metrics.Mean(name="nll")
         self.bits_per_dim_tracker = keras.metrics.Mean(name="bits_per_dim")
         # Subclasses create every weight in __init__: nothing is left to build.
         self.built = True
 
-    def normalizing_bijector(self):
-        """Returns a fresh bijector data -> latent built from the layers."""
+    def normalizing_bijector(self, condition=None):
+        """Returns a fresh bijector data -> latent built from the layers;
+        `condition` is the `[batch, condition_size]` float condition."""
         raise NotImplementedError
+
+    @property
+    def conditional(self):
+        return self.condition_size > 0
+
+    def _condition(self, condition, batch_size=None):
+        """The user's condition as a float `[batch, condition_size]` tensor,
+        or None for unconditional flows. With `batch_size`, one condition
+        (a label, or one vector) is repeated to that batch."""
+        if not self.conditional:
+            if condition is not None:
+                raise ValueError(
+                    f"This {type(self).__name__} is unconditional; received a condition "
+                    f"(`condition`, or labels as `y`): {condition!r:.80}.")
+            return None
+        if condition is None:
+            raise ValueError(
+                f"This {type(self).__name__} is conditional: pass `condition` "
+                + ("(int labels)." if self.num_classes else
+                   f"(vectors of shape {self.condition_shape})."))
+        if self.num_classes:
+            labels = tf.cast(condition, tf.int32)
+            if batch_size is not None and labels.shape.rank == 0:
+                labels = tf.fill([batch_size], labels)
+            if labels.shape.rank != 1:
+                raise ValueError(
+                    f"`condition` must be int labels of shape [batch]; received shape "
+                    f"{labels.shape.as_list()}.")
+            return tf.one_hot(labels, self.num_classes, dtype=self.compute_dtype)
+        vectors = tf.cast(condition, self.compute_dtype)
+        if batch_size is not None and vectors.shape.rank == 1:
+            vectors = tf.tile(vectors[None], [batch_size, 1])
+        if vectors.shape.rank != 2 or vectors.shape[-1] != self.condition_size:
+            raise ValueError(
+                f"`condition` must have shape [batch, {self.condition_size}]; received "
+                f"shape {vectors.shape.as_list()}.")
+        return vectors
 
     @property
     def base_distribution(self):
@@ -71,12 +143,18 @@ class Flow(keras.Model):
 
     @property
     def bijector(self):
-        return tfb.Invert(self.normalizing_bijector())
+        return tfb.Invert(self.normalizing_bijector(self._condition(None)))
 
     @property
     def distribution(self):
+        return self.conditional_distribution(None)
+
+    def conditional_distribution(self, condition):
+        """`tfd.TransformedDistribution` of data given `condition` (a batch
+        of conditions; None for unconditional flows)."""
         return tfd.TransformedDistribution(
-            self.base_distribution, self.bijector)
+            self.base_distribution,
+            tfb.Invert(self.normalizing_bijector(self._condition(condition))))
 
     def _check_input(self, x):
         x = tf.convert_to_tensor(x, dtype=self.compute_dtype)
@@ -90,32 +168,100 @@ class Flow(keras.Model):
                 f"{x.shape.as_list()}.")
         return x
 
-    def log_prob(self, x):
-        """Log-density of `x` `[batch, *event_shape]` in nats, shape `[batch]`."""
+    def log_prob(self, x, condition=None):
+        """Log-density of `x` `[batch, *event_shape]` in nats, shape `[batch]`
+        (given `condition`, `[batch]` labels or `[batch, k]` vectors)."""
         x = self._check_input(x)
-        f = self.normalizing_bijector()
+        f = self.normalizing_bijector(self._condition(condition))
         return (self.base_distribution.log_prob(f.forward(x))
                 + f.forward_log_det_jacobian(x, event_ndims=len(self.event_shape)))
 
     def call(self, inputs):
+        """`log_prob(x)`; conditional flows take `(x, condition)`."""
+        if self.conditional:
+            x, condition = inputs
+            return self.log_prob(x, condition)
         return self.log_prob(inputs)
 
-    def sample(self, n, seed=None):
-        """Draws `n` samples; the same int `seed` gives the same samples."""
+    def sample(self, n, condition=None, seed=None, temperature=1.0):
+        """Draws `n` samples; the same int `seed` gives the same samples.
+
+        Args:
+          n: number of samples.
+          condition: conditional flows: one condition (a label, or a `[k]`
+            vector) for all samples, or `n` of them.
+          seed: int seed.
+          temperature: the latent's standard deviation `T` (`T < 1` trades
+            diversity for typical samples, as in Glow).
+        """
+        if isinstance(temperature, (int, float)):
+            check_positive_float("temperature", temperature)
         z = self.base_distribution.sample(
             n, seed=None if seed is None else stateless_seed(seed))
-        return self.normalizing_bijector().inverse(z)
+        z = z * tf.cast(temperature, z.dtype)
+        return self.normalizing_bijector(self._condition(condition, n)).inverse(z)
 
     def serving_endpoints(self):
-        """Endpoints for `tfgen.export.export`: `log_prob(x)`, `sample(n, seed)`."""
+        """Endpoints for `tfgen.export.export`: `log_prob(x)` and
+        `sample(n, seed)`; conditional flows add `condition` to both
+        (`[batch]` int32 labels or `[batch, k]` floats, one per example)."""
         x_spec = tf.TensorSpec([None, *self.event_shape], tf.float32, name="x")
-        int_spec = [tf.TensorSpec([], tf.int32, name="n"),
-                    tf.TensorSpec([], tf.int32, name="seed")]
+        n_spec = tf.TensorSpec([], tf.int32, name="n")
+        seed_spec = tf.TensorSpec([], tf.int32, name="seed")
+        if not self.conditional:
+            return {
+                "log_prob": (lambda x: {"log_prob": self.log_prob(x)}, [x_spec]),
+                "sample": (lambda n, seed: {"samples": self.sample(n, seed=seed)},
+                           [n_spec, seed_spec]),
+            }
+        c_spec = (tf.TensorSpec([None], tf.int32, name="condition") if self.num_classes
+                  else tf.TensorSpec([None, self.condition_size], tf.float32, name="condition"))
         return {
-            "log_prob": (lambda x: {"log_prob": self.log_prob(x)}, [x_spec]),
-            "sample": (lambda n, seed: {"samples": self.sample(n, seed)},
-                       int_spec),
+            "log_prob": (lambda x, c: {"log_prob": self.log_prob(x, c)}, [x_spec, c_spec]),
+            "sample": (lambda n, c, seed: {"samples": self.sample(n, c, seed=seed)},
+                       [n_spec, c_spec, seed_spec]),
         }
+
+    # Data-dependent initialization (ActNorm).
+
+    def _uninitialized_actnorms(self):
+        return [layer for layer in self._flatten_layers()
+                if isinstance(layer, ActNormLayer) and not layer.is_initialized]
+
+    def initialize(self, x, condition=None):
+        """Sets every uninitialized `ActNormLayer` from the batch `x`, layer
+        by layer in data -> latent order, so each sees the output of the
+        ones before it; already-initialized layers are left alone."""
+        layers = self._uninitialized_actnorms()
+        if not layers:
+            return
+        with self.distribute_strategy.scope():
+            for layer in layers:
+                layer.initializing = True
+            try:
+                self.log_prob(x, condition)
+            finally:
+                for layer in layers:
+                    layer.initializing = False
+
+    def fit(self, x=None, y=None, batch_size=None, **kwargs):
+        """`keras.Model.fit`, after initializing ActNorm layers from the first
+        batch of `x` (arrays, or a `tf.data.Dataset` of `x` or `(x, y)`)."""
+        if self._uninitialized_actnorms():
+            if isinstance(x, tf.data.Dataset):
+                first, first_y, _ = keras.utils.unpack_x_y_sample_weight(next(iter(x)))
+            elif isinstance(x, (np.ndarray, tf.Tensor)):
+                size = batch_size or 32
+                first, first_y = x[:size], None if y is None else y[:size]
+            else:
+                raise TypeError(
+                    f"{type(self).__name__} has ActNorm layers to initialize from data: "
+                    f"pass `x` as an array or a tf.data.Dataset, or call "
+                    f"`initialize(x)` before `fit`; received {type(x).__name__}.")
+            self.initialize(first, first_y)
+        return super().fit(x, y, batch_size=batch_size, **kwargs)
+
+    # Training.
 
     @property
     def metrics(self):
@@ -128,10 +274,10 @@ class Flow(keras.Model):
         return {m.name: m.result() for m in self.metrics}
 
     def train_step(self, data):
-        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        x, condition, _ = keras.utils.unpack_x_y_sample_weight(data)
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
         with tf.GradientTape() as tape:
-            nll = -self.log_prob(x)
+            nll = -self.log_prob(x, condition)
             loss = tf.debugging.check_numerics(
                 tf.reduce_mean(nll),
                 "tfgen: the training loss (negative log-likelihood) is not "
@@ -142,8 +288,9 @@ class Flow(keras.Model):
         return self._update_metrics(nll)
 
     def test_step(self, data):
-        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
-        return self._update_metrics(-self.log_prob(x))
+        x, condition, _ = keras.utils.unpack_x_y_sample_weight(data)
+        return self._update_metrics(-self.log_prob(x, condition))
 
     def get_config(self):
-        return {"name": self.name, "event_shape": self.event_shape}
+        return {"name": self.name, "event_shape": self.event_shape,
+                "num_classes": self.num_classes, "condition_shape": self.condition_shape}

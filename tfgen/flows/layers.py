@@ -132,6 +132,8 @@ class CouplingLayer(_FlowLayer):
       num_bins: spline bins `K`.
       spline_bound: splines act on `[-B, B]`, identity outside.
       activation: the hidden layers' activation.
+      condition_size: width `k` of the condition the conditioner also sees
+        (concatenated to its input, per pixel for images); 0: unconditional.
 
     The conditioner's output layer starts at zero: the coupling starts as
     the identity.
@@ -139,7 +141,7 @@ class CouplingLayer(_FlowLayer):
 
     def __init__(self, event_shape, mask, parity, hidden_units,
                  transform="affine", log_scale_bound=3.0, num_bins=8,
-                 spline_bound=3.0, activation="relu", **kwargs):
+                 spline_bound=3.0, activation="relu", condition_size=0, **kwargs):
         super().__init__(event_shape, **kwargs)
         if transform not in _OUTPUTS_PER_ENTRY:
             raise ValueError(
@@ -153,34 +155,55 @@ class CouplingLayer(_FlowLayer):
         self.num_bins = check_positive_int("num_bins", num_bins)
         self.spline_bound = check_positive_float("spline_bound", spline_bound)
         self.activation = activation
+        self.condition_size = int(condition_size)
         self._mask_array = bijectors.make_mask(mask, self.event_shape, parity)
         self._outputs = _OUTPUTS_PER_ENTRY[transform](self.num_bins)
+        # The conditioner sees the masked input and, channel-wise, the condition.
+        input_shape = [*self.event_shape[:-1], self.event_shape[-1] + self.condition_size]
         self.network = conditioner_network(
-            self.event_shape, self.hidden_units, self.event_shape[-1] * self._outputs,
+            input_shape, self.hidden_units, self.event_shape[-1] * self._outputs,
             activation=activation, name="conditioner")
         self.built = True
 
-    def _shift(self, x_masked):
+    def _network(self, x_masked, condition):
+        """Conditioner output on `x_masked` and the `[batch, k]` condition,
+        broadcast over the pixels of images."""
+        if condition is not None:
+            condition = tf.broadcast_to(
+                tf.reshape(condition, [-1] + [1] * (len(self.event_shape) - 1)
+                           + [self.condition_size]),
+                tf.concat([tf.shape(x_masked)[:-1], [self.condition_size]], 0))
+            x_masked = tf.concat([x_masked, condition], -1)
         return self.network(x_masked)
 
-    def _shift_and_log_scale(self, x_masked):
-        shift, raw = tf.split(self.network(x_masked), 2, axis=-1)
+    def _shift_and_log_scale(self, out):
+        shift, raw = tf.split(out, 2, axis=-1)
         c = self.log_scale_bound
         return shift, c * tf.tanh(raw / c)
 
-    def _spline_parameters(self, x_masked):
-        out = self.network(x_masked)
+    def _spline_parameters(self, out):
         out = tf.reshape(out, tf.concat([tf.shape(out)[:-1], [self.event_shape[-1], self._outputs]], 0))
         k = self.num_bins
         return out[..., :k], out[..., k:2 * k], out[..., 2 * k:]
 
-    def bijector(self):
+    def bijector(self, condition=None):
+        """The coupling bijector; `condition` (`[batch, condition_size]`)
+        is required when the layer has `condition_size > 0`."""
+        if (condition is None) != (self.condition_size == 0):
+            raise ValueError(
+                f"{self.name}: `condition` must be given exactly when condition_size > 0 "
+                f"(condition_size={self.condition_size}).")
         if self.transform == "affine":
-            return bijectors.AffineCoupling(self._mask_array, self._shift_and_log_scale)
+            return bijectors.AffineCoupling(
+                self._mask_array,
+                lambda x: self._shift_and_log_scale(self._network(x, condition)))
         if self.transform == "spline":
-            return bijectors.SplineCoupling(self._mask_array, self._spline_parameters,
-                                            bound=self.spline_bound)
-        return bijectors.AdditiveCoupling(self._mask_array, self._shift)
+            return bijectors.SplineCoupling(
+                self._mask_array,
+                lambda x: self._spline_parameters(self._network(x, condition)),
+                bound=self.spline_bound)
+        return bijectors.AdditiveCoupling(self._mask_array,
+                                          lambda x: self._network(x, condition))
 
     def get_config(self):
         return {
@@ -193,6 +216,7 @@ class CouplingLayer(_FlowLayer):
             "num_bins": self.num_bins,
             "spline_bound": self.spline_bound,
             "activation": self.activation,
+            "condition_size": self.condition_size,
         }
 
 

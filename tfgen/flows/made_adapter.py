@@ -33,6 +33,8 @@ class AutoregressiveNetworkLayer(keras.layers.Layer):
       hidden_units: MADE hidden widths.
       activation: hidden activation.
       input_order: "left-to-right", "right-to-left" or "random" (TFP's).
+      condition_size: width `k` of a condition every layer also sees
+        (`call(x, condition)`); 0: unconditional.
 
     Example:
 
@@ -47,27 +49,36 @@ class AutoregressiveNetworkLayer(keras.layers.Layer):
     """
 
     def __init__(self, event_size, params, hidden_units, activation="relu",
-                 input_order="left-to-right", **kwargs):
+                 input_order="left-to-right", condition_size=0, **kwargs):
         super().__init__(**kwargs)
         (self.event_size,) = check_event_shape([event_size], ranks=(1,), name="event_size")
         self.params = check_positive_int("params", params)
         self.hidden_units = check_hidden_units(hidden_units)
         self.activation = activation
         self.input_order = input_order
+        self.condition_size = int(condition_size)
+        conditional = dict(conditional=True, conditional_event_shape=[self.condition_size],
+                           conditional_input_layers="all_layers") if self.condition_size else {}
         self.network = tfb.AutoregressiveNetwork(
             params=self.params, event_shape=[self.event_size],
             hidden_units=self.hidden_units, activation=activation,
-            input_order=input_order)
+            input_order=input_order, **conditional)
         self.network.build((None, self.event_size))
-        # TFP builds kernel, bias per layer in order: the output kernel is
-        # second to last, [last hidden width, params * d].
-        output_kernel = self.network.trainable_variables[-2]
-        if output_kernel.shape != (self.hidden_units[-1], self.params * self.event_size):
-            raise RuntimeError(f"Unexpected MADE variable layout: {output_kernel}.")
-        output_kernel.assign(np.zeros(output_kernel.shape, np.float32))
+        # TFP builds per layer: kernel, bias (and the condition's kernel when
+        # conditional). The output layer's kernels map into params * d units.
+        variables = self.network.trainable_variables
+        output_kernels = ([(variables[-2], self.hidden_units[-1])] if not self.condition_size
+                          else [(variables[-3], self.hidden_units[-1]),
+                                (variables[-1], self.condition_size)])
+        for kernel, rows in output_kernels:
+            if kernel.shape != (rows, self.params * self.event_size):
+                raise RuntimeError(f"Unexpected MADE variable layout: {kernel}.")
+            kernel.assign(np.zeros(kernel.shape, np.float32))
         self.built = True
 
-    def call(self, inputs):
+    def call(self, inputs, condition=None):
+        if self.condition_size:
+            return self.network(inputs, conditional_input=condition)
         return self.network(inputs)
 
     # Keras 3 cannot see tf_keras variables: expose them.
@@ -113,4 +124,5 @@ class AutoregressiveNetworkLayer(keras.layers.Layer):
     def get_config(self):
         return {**super().get_config(), "event_size": self.event_size,
                 "params": self.params, "hidden_units": self.hidden_units,
-                "activation": self.activation, "input_order": self.input_order}
+                "activation": self.activation, "input_order": self.input_order,
+                "condition_size": self.condition_size}

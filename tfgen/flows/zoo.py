@@ -32,7 +32,7 @@ class _StackedFlow(Flow):
         self.flow_layers = [self.layer_class(self.event_shape, name=f"{prefix}_{i}")
                             for i in range(self.num_layers)]
 
-    def normalizing_bijector(self):
+    def normalizing_bijector(self, condition=None):
         return _chain([layer.bijector() for layer in self.flow_layers])
 
     def get_config(self):
@@ -101,6 +101,8 @@ class Radial(_StackedFlow):
 class _CouplingFlow(Flow):
     """Shared arguments of the coupling flows."""
 
+    supports_conditions = True
+
     def __init__(self, event_shape, num_couplings, hidden_units,
                  activation="relu", **kwargs):
         super().__init__(event_shape, **kwargs)
@@ -148,12 +150,13 @@ class NICE(_CouplingFlow):
         self.couplings = [
             CouplingLayer(self.event_shape, self._vector_mask, i % 2,
                           self.hidden_units, transform="additive",
-                          activation=activation, name=f"coupling_{i}")
+                          activation=activation, condition_size=self.condition_size,
+                          name=f"coupling_{i}")
             for i in range(self.num_couplings)]
         self.scaling = ScalingLayer(self.event_shape, name="scaling")
 
-    def normalizing_bijector(self):
-        return _chain([layer.bijector() for layer in self.couplings]
+    def normalizing_bijector(self, condition=None):
+        return _chain([layer.bijector(condition) for layer in self.couplings]
                       + [self.scaling.bijector()])
 
 
@@ -242,6 +245,7 @@ class RealNVP(_CouplingFlow):
                               num_bins=self.num_bins,
                               spline_bound=self.spline_bound,
                               activation=self.activation,
+                              condition_size=self.condition_size,
                               name=f"{prefix}_{i}")
                 for i in range(count)]
 
@@ -260,24 +264,24 @@ class RealNVP(_CouplingFlow):
                 f"event_shape {self.event_shape}; received {num_scales!r}.")
         return num_scales
 
-    def normalizing_bijector(self):
+    def normalizing_bijector(self, condition=None):
         if not self.num_scales:
-            return _chain([layer.bijector() for layer in self.couplings])
-        return self._level_bijector(0)
+            return _chain([layer.bijector(condition) for layer in self.couplings])
+        return self._level_bijector(0, condition)
 
-    def _level_bijector(self, level):
+    def _level_bijector(self, level, condition):
         k = self.num_couplings
         start = 2 * k * level
         if level == self.num_scales:
-            return _chain([layer.bijector() for layer in self.couplings[start:]])
+            return _chain([layer.bijector(condition) for layer in self.couplings[start:]])
         checkerboard = self.couplings[start:start + k]
         channel = self.couplings[start + k:start + 2 * k]
         channels = self.event_shape[-1] << level
         return _chain(
-            [layer.bijector() for layer in checkerboard]
+            [layer.bijector(condition) for layer in checkerboard]
             + [bijectors.Squeeze()]
-            + [layer.bijector() for layer in channel]
-            + [bijectors.FactorOut(self._level_bijector(level + 1),
+            + [layer.bijector(condition) for layer in channel]
+            + [bijectors.FactorOut(self._level_bijector(level + 1, condition),
                                    num_active=2 * channels),
                tfb.Invert(bijectors.Squeeze())])
 
