@@ -3,7 +3,7 @@
 Trains each flow on two_moons for a fixed step budget under three Keras
 settings (plain graph, XLA `jit_compile`, `steps_per_execution=10`) in one
 run, and prints steps/second, their ratio to the plain setting, and the KL gap
-reached. The zuko comparison of issue 3 will join this file's table.
+reached. The comparison with a peer library is bench/maf_vs_zuko.py.
 
     python bench/flows_2d.py [--steps 600]
 """

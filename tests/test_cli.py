@@ -5,6 +5,7 @@ import os
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from tfgen.cli import build_parser, main
 
@@ -37,14 +38,35 @@ def test_train_eval_sample_export(tmp_path, capsys):
     assert (tmp_path / "exported" / "saved_model.pb").exists()
 
 
-def test_train_digits_multiscale_writes_a_sample_grid(tmp_path, capsys):
+def test_train_maf_on_digits_flattens_and_writes_a_sample_grid(tmp_path, capsys):
     out = tmp_path / "digits"
-    assert main(["train", "realnvp", "--data", "digits", "--steps", "3",
-                 "--batch-size", "32", "--set", "hidden_units=[4]",
-                 "--set", "num_couplings=1", "--out", str(out)]) == 0
+    assert main(["train", "maf", "--data", "digits", "--steps", "3",
+                 "--batch-size", "32", "--set", "hidden_units=[8]",
+                 "--set", "num_layers=1", "--out", str(out)]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["num_examples"] == 360 and np.isfinite(metrics["bits_per_dim"])
-    assert (out / "samples.png").stat().st_size > 0
+    # 64 samples of 8x8 pixels on an 8x8 grid, each cell 9 pixels, scaled 3x.
+    assert Image.open(out / "samples.png").size == (3 * 73, 3 * 73)
+
+
+def test_class_conditional_glow_with_early_stopping(tmp_path, capsys):
+    out = tmp_path / "glow"
+    assert main(["train", "glow", "--data", "digits", "--conditional", "--steps", "6",
+                 "--patience", "1", "--validation-every", "2", "--batch-size", "32",
+                 "--set", "hidden_channels=4", "--set", "num_steps=1",
+                 "--set", "num_levels=1", "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert np.isfinite(metrics["bits_per_dim"]) and metrics["num_examples"] == 360
+    assert 1 <= metrics["epochs_run"] <= 3 and np.isfinite(metrics["best_validation_nll"])
+    # One row of 10 samples per class: a 10 x 10 grid of 8x8 digits.
+    assert Image.open(out / "samples.png").size == (2 * 91, 2 * 91)
+    assert main(["sample", str(out), "-n", "3", "--out", str(tmp_path / "rows.png")]) == 0
+    assert Image.open(tmp_path / "rows.png").size == (2 * 28, 2 * 91)  # 3 columns, 10 rows
+    assert main(["sample", str(out), "-n", "5", "--label", "4",
+                 "--out", str(tmp_path / "four.npy")]) == 0
+    assert np.load(tmp_path / "four.npy").shape == (5, 8, 8, 1)
+    assert main(["sample", str(out), "-n", "5", "--label", "10",
+                 "--out", str(tmp_path / "x.npy")]) == 2
 
 
 @pytest.mark.parametrize("argv,match", [
@@ -53,7 +75,9 @@ def test_train_digits_multiscale_writes_a_sample_grid(tmp_path, capsys):
     (["train", "realnvp", "--data", "two_moons", "--set", "hidden_units=[0]"], "hidden_units"),
     (["train", "realnvp", "--data", "two_moons", "--set", "depth=3"], "depth"),
     (["train", "realnvp", "--data", "two_moons", "--steps", "0"], "--steps"),
-    (["train", "planar", "--data", "digits"], "event_shape"),
+    (["train", "glow", "--data", "two_moons"], "event_shape"),
+    (["train", "realnvp", "--data", "two_moons", "--conditional"], "needs labeled data"),
+    (["train", "realnvp", "--data", "digits", "--patience", "0"], "--patience"),
 ])
 def test_bad_input_fails_cleanly_without_output(argv, match, tmp_path, capsys):
     out = tmp_path / "never"
@@ -69,7 +93,7 @@ def test_failure_during_training_leaves_no_directory(tmp_path):
     out = tmp_path / "run"
     with pytest.raises(Exception):
         main(["train", "realnvp", "--data", str(tmp_path / "huge.npy"), "--steps", "5",
-              "--set", "hidden_units=[4]", "--out", str(out)])
+              "--set", "hidden_units=[4]", "--set", "num_couplings=1", "--out", str(out)])
     assert not out.exists()
     assert sorted(os.listdir(tmp_path)) == ["huge.npy"]
 

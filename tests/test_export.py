@@ -33,7 +33,6 @@ print(json.dumps(results))
 MODELS = {
     "realnvp_image": lambda: flows.RealNVP([8, 8, 1], num_couplings=1, hidden_units=[4]),
     "planar": lambda: flows.Planar([2], num_layers=3),
-    "maf": lambda: flows.MAF([3], num_layers=2, hidden_units=[8]),
     "glow_class_conditional": lambda: flows.Glow([4, 4, 1], num_levels=1, num_steps=1,
                                                  hidden_channels=4, num_classes=3),
     "maf_vector_conditional": lambda: flows.MAF([2], num_layers=1, hidden_units=[4],

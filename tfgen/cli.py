@@ -2,15 +2,22 @@
 
     tfgen train MODEL --data DATA [--steps N | --epochs N] [--batch-size B]
                       [--lr LR] [--lr-schedule cosine|constant] [--seed S]
+                      [--patience P] [--validation-every K] [--conditional]
                       [--set KEY=VALUE ...]
                       [--config FILE.yaml] --out DIR
     tfgen eval DIR --data DATA         # prints one JSON object of metrics
-    tfgen sample DIR -n N --out FILE   # .npy (model space) or .png
+    tfgen sample DIR -n N --out FILE [--label L]   # .npy (model space) or .png
     tfgen export DIR --out EXPORT_DIR
 
 `train` writes DIR/model.keras, DIR/saved_model/, DIR/metrics.json,
 DIR/samples.png (and DIR/density.png for 2D data) and DIR/run.json, all into
 a staging directory that becomes DIR only when everything succeeded.
+
+`--patience P` stops training after P validation evaluations without a lower
+validation NLL and keeps the best weights (early stopping); the validation
+split is scored every epoch (`--epochs`) or every K steps (`--steps`).
+`--conditional` trains a class-conditional model on labeled data (digits,
+TFDS); its samples.png has one row per class.
 """
 
 import argparse
@@ -68,10 +75,25 @@ def _build_model(name, event_shape, kwargs):
         raise
 
 
+def _class_rows(model, per_class, seed):
+    """Samples `[classes * per_class, ...]`, class `k` in row `k`."""
+    labels = np.repeat(np.arange(model.num_classes, dtype=np.int32), per_class)
+    return np.asarray(model.sample(len(labels), labels, seed=seed))
+
+
 def _write_pictures(model, source, out_dir, seed):
     from tfgen import plots
 
-    if source.event_shape == [2]:
+    if source.image_shape is not None:
+        path = os.path.join(out_dir, "samples.png")
+        if model.conditional:
+            samples = _class_rows(model, 10, seed)
+            columns = 10
+        else:
+            samples, columns = model.sample(64, seed=seed), None
+        pixels = source.to_pixels(samples).reshape([-1, *source.image_shape])
+        plots.image_grid_png(pixels, path, columns=columns)
+    elif source.event_shape == [2]:
         samples = np.asarray(model.sample(2000, seed=seed))
         reference = next(iter(source.dataset("test", 2000, shuffle=False))).numpy()
         bounds = source.toy.bounds if source.toy is not None else (
@@ -82,9 +104,6 @@ def _write_pictures(model, source, out_dir, seed):
             lambda p: model.log_prob(p).numpy(), os.path.join(out_dir, "density.png"),
             bounds=bounds,
             true_log_prob=source.toy.log_prob if source.toy is not None else None)
-    elif len(source.event_shape) == 3:
-        samples = model.sample(64, seed=seed)
-        plots.image_grid_png(source.to_pixels(samples), os.path.join(out_dir, "samples.png"))
     else:
         samples = np.asarray(model.sample(2000, seed=seed))
         plots.scatter_png(samples[:, :2], os.path.join(out_dir, "samples.png"),
@@ -108,29 +127,57 @@ def _train(args):
     out_dir = os.path.abspath(args.out)
     if os.path.exists(out_dir) and os.listdir(out_dir):
         raise ValueError(f"`--out` {args.out!r} exists and is not empty.")
+    for name in ("patience", "validation_every"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            raise ValueError(f"`--{name.replace('_', '-')}` must be >= 1; received {value}.")
     kwargs = _model_kwargs(args)
     keras.utils.set_random_seed(args.seed)
     source = tfgen_data.load_data(args.data)
-    model = _build_model(args.model, source.event_shape, kwargs)
+    if args.conditional:
+        if source.num_classes is None:
+            raise ValueError(
+                f"`--conditional` needs labeled data; `--data` {args.data!r} has no labels.")
+        if "num_classes" in kwargs or "condition_shape" in kwargs:
+            raise ValueError("`--conditional` sets num_classes from the data; do not set it.")
+        kwargs["num_classes"] = source.num_classes
+    from tfgen.registry import get_model_class
 
+    if len(source.event_shape) not in get_model_class(args.model).event_ranks:
+        source = source.flattened()  # image data for a vector model
+    model = _build_model(args.model, source.event_shape, kwargs)
+    labels = args.conditional
+
+    validation = source.dataset("validation", args.batch_size, labels=labels)
     if args.epochs is not None:
-        train = source.dataset("train", args.batch_size, seed=args.seed)
-        fit_args = dict(epochs=args.epochs,
-                        validation_data=source.dataset("validation", args.batch_size))
+        train = source.dataset("train", args.batch_size, seed=args.seed, labels=labels)
+        fit_args = dict(epochs=args.epochs, validation_data=validation)
         batches = int(train.cardinality())  # known for array and TFDS sources
         if batches < 0:
             batches = sum(1 for _ in train)
         total_steps = args.epochs * batches
     else:
-        train = source.dataset("train", args.batch_size, seed=args.seed, repeat=True)
+        train = source.dataset("train", args.batch_size, seed=args.seed, repeat=True,
+                               labels=labels)
         total_steps = args.steps or 1000
         fit_args = dict(epochs=1, steps_per_epoch=total_steps)
+        if args.patience is not None:
+            # Epochs of K steps, each followed by a validation pass.
+            every = min(args.validation_every or max(1, total_steps // 20), total_steps)
+            fit_args = dict(epochs=-(-total_steps // every), steps_per_epoch=every,
+                            validation_data=validation)
+    callbacks = []
+    if args.patience is not None:
+        callbacks.append(keras.callbacks.EarlyStopping(
+            monitor="val_nll", mode="min", patience=args.patience,
+            restore_best_weights=True))
     learning_rate = args.lr
     if args.lr_schedule == "cosine":
         learning_rate = keras.optimizers.schedules.CosineDecay(args.lr, total_steps)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate))
     start = time.perf_counter()
-    history = model.fit(train, verbose=1, shuffle=False, **fit_args)  # train is shuffled
+    history = model.fit(train, verbose=1, shuffle=False, callbacks=callbacks,
+                        **fit_args)  # train is shuffled
     train_seconds = time.perf_counter() - start
     steps = model.optimizer.iterations.numpy().item()
 
@@ -138,6 +185,11 @@ def _train(args):
     metrics.update(train_seconds=train_seconds, steps=steps,
                    steps_per_second=steps / train_seconds,
                    final_train_nll=float(history.history["nll"][-1]))
+    if "val_nll" in history.history:
+        val = history.history["val_nll"]
+        metrics.update(best_validation_nll=float(min(val)),
+                       best_validation_epoch=int(np.argmin(val)) + 1,
+                       epochs_run=len(val))
 
     parent = os.path.dirname(out_dir)
     os.makedirs(parent, exist_ok=True)
@@ -148,9 +200,11 @@ def _train(args):
         _write_pictures(model, source, staging, args.seed)
         dequantizer = source.dequantizer
         run = {"model": args.model, "data": args.data, "config": kwargs,
+               "image_shape": source.image_shape,
                "steps": steps, "batch_size": args.batch_size, "lr": args.lr,
                "lr_schedule": args.lr_schedule,
-               "seed": args.seed,
+               "seed": args.seed, "conditional": args.conditional,
+               "patience": args.patience,
                "dequantizer": None if dequantizer is None else {
                    "levels": dequantizer.levels, "logit_alpha": dequantizer.logit_alpha}}
         _write_json(os.path.join(staging, "run.json"), run)
@@ -209,13 +263,26 @@ def _sample(args):
     if not args.out.endswith((".npy", ".png")):
         raise ValueError(f"`--out` must end in .npy or .png; received {args.out!r}.")
     model, run = _load_run(args.dir)
-    samples = np.asarray(model.sample(args.n, seed=args.seed))
+    columns = None
+    if not model.conditional:
+        if args.label is not None:
+            raise ValueError(f"`--label`: the model in {args.dir!r} is unconditional.")
+        samples = np.asarray(model.sample(args.n, seed=args.seed))
+    elif args.label is not None:
+        if not 0 <= args.label < model.num_classes:
+            raise ValueError(f"`--label` must be in [0, {model.num_classes}); "
+                             f"received {args.label}.")
+        samples = np.asarray(model.sample(args.n, args.label, seed=args.seed))
+    else:  # -n per class, one row per class
+        samples, columns = _class_rows(model, args.n, args.seed), args.n
     if args.out.endswith(".npy"):
         np.save(args.out, samples)
-    elif len(model.event_shape) == 3:
+    elif len(model.event_shape) == 3 or run.get("image_shape"):
         if run["dequantizer"] is not None:
             samples = Dequantizer(**run["dequantizer"]).from_model(samples).numpy()
-        plots.image_grid_png(samples, args.out)
+        plots.image_grid_png(samples.reshape([len(samples), *(run.get("image_shape")
+                                                              or model.event_shape)]),
+                             args.out, columns=columns)
     else:
         plots.scatter_png(samples[:, :2], args.out)
     print(f"tfgen: wrote {args.n} samples to {args.out}")
@@ -245,6 +312,13 @@ def build_parser():
     train.add_argument("--lr-schedule", choices=("cosine", "constant"), default="cosine",
                        help="cosine decays the rate to 0 over the run (default)")
     train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--patience", type=int,
+                       help="early stopping: validation evaluations without improvement")
+    train.add_argument("--validation-every", type=int, metavar="K",
+                       help="with --steps and --patience: validate every K steps "
+                            "(default: 20 evaluations per run)")
+    train.add_argument("--conditional", action="store_true",
+                       help="class-conditional model on labeled data")
     train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                        help="constructor argument, value parsed as YAML")
     train.add_argument("--config", help="YAML mapping of constructor arguments")
@@ -261,6 +335,9 @@ def build_parser():
     sample.add_argument("-n", type=int, required=True)
     sample.add_argument("--out", required=True)
     sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument("--label", type=int,
+                        help="conditional models: the class to sample (default: "
+                             "n per class, a row each)")
     sample.set_defaults(run=_sample)
 
     export = commands.add_parser("export", help="write a SavedModel")

@@ -63,7 +63,8 @@ def test_each_conditional_density_integrates_to_one(name):
         assert abs(np.exp(log_p).sum() * (grid[1] - grid[0]) ** 2 - 1.0) < 0.01
 
 
-@pytest.mark.parametrize("name", sorted(CONDITIONAL))
+# One per conditioner kind (MLP coupling, MADE, conv coupling): suite time.
+@pytest.mark.parametrize("name", ["realnvp", "maf", "glow"])
 def test_fit_learns_the_condition_and_save_load_is_identical(name, tmp_path):
     """Data whose mean is set by the condition: after fit, each example is
     more likely under its own condition than under a shuffled one."""
@@ -98,10 +99,13 @@ def test_conditions_are_required_exactly_for_conditional_flows():
 
 @pytest.fixture
 def float64():
+    # Keras caches its global dtype policy at the first layer: set both.
     keras.config.set_floatx("float64")
+    keras.config.set_dtype_policy("float64")
     tf_keras.backend.set_floatx("float64")  # TFP's MADE is a tf_keras layer
     yield
     keras.config.set_floatx("float32")
+    keras.config.set_dtype_policy("float32")
     tf_keras.backend.set_floatx("float32")
 
 

@@ -14,7 +14,7 @@ MODELS = {
     "realnvp": lambda: flows.RealNVP([2], num_couplings=2, hidden_units=[8]),
     "maf": lambda: flows.MAF([2], num_layers=2, hidden_units=[8]),  # wraps tf_keras MADE
     "maf_conditional": lambda: flows.MAF([2], num_layers=1, hidden_units=[8], num_classes=2),
-    "glow": lambda: flows.Glow([2, 2, 1], num_levels=1, num_steps=2, hidden_channels=4),
+    "glow": lambda: flows.Glow([2, 2, 1], num_levels=1, num_steps=1, hidden_channels=4),
 }
 
 

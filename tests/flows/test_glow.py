@@ -15,7 +15,7 @@ def _images(n=32, seed=0):
 
 
 def _glow():
-    return flows.Glow([4, 4, 1], num_levels=1, num_steps=3, hidden_channels=4)
+    return flows.Glow([4, 4, 1], num_levels=1, num_steps=2, hidden_channels=4)
 
 
 def test_initialize_standardizes_each_actnorm_input():

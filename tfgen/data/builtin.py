@@ -24,17 +24,22 @@ def toy_source(name, num_train=50_000, num_validation=5_000, num_test=10_000, se
     return ArraySource(name, splits, toy=toy)
 
 
-def digits_split():
-    """(train, validation, test) integer arrays `[n, 8, 8, 1]` of the digits.
+def digits_split(labels=False):
+    """(train, validation, test) integer arrays `[n, 8, 8, 1]` of the digits;
+    with `labels=True`, also their labels `[n]` (0..9) in the same order.
 
     Split: `np.random.default_rng(0).permutation(1797)`; the first 360 are
     test, the next 180 validation, the rest (1257) train.
     """
     from sklearn.datasets import load_digits
 
-    images = load_digits().images.astype(np.int32)[..., None]
+    loaded = load_digits()
+    images = loaded.images.astype(np.int32)[..., None]
     order = np.random.default_rng(0).permutation(len(images))
-    return images[order[540:]], images[order[360:540]], images[order[:360]]
+    parts = (order[540:], order[360:540], order[:360])
+    if labels:
+        return tuple(images[p] for p in parts) + tuple(loaded.target[p] for p in parts)
+    return tuple(images[p] for p in parts)
 
 
 def digits(logit_alpha=0.05, flatten=False):
@@ -44,8 +49,9 @@ def digits(logit_alpha=0.05, flatten=False):
       logit_alpha: `None` for [0, 1) inputs, else the logit transform's alpha.
       flatten: event shape `[64]` instead of `[8, 8, 1]`.
     """
-    train, validation, test = digits_split()
+    train, validation, test, *labels = digits_split(labels=True)
     return ArraySource(
         "digits", {"train": train, "validation": validation, "test": test},
         dequantizer=Dequantizer(DIGITS_LEVELS, logit_alpha),
-        event_shape=[64] if flatten else [8, 8, 1])
+        event_shape=[64] if flatten else [8, 8, 1],
+        labels=dict(zip(("train", "validation", "test"), labels)), num_classes=10)

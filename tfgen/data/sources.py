@@ -5,6 +5,7 @@ A source yields raw examples; an optional `Dequantizer` maps discrete data to
 model space (with fresh noise for training, fixed noise for evaluation).
 """
 
+import copy
 import math
 
 import numpy as np
@@ -29,19 +30,32 @@ class DataSource:
       event_shape: shape of one model-space example.
       dequantizer: a `tfgen.data.Dequantizer` for discrete data, else None.
       toy: a `tfgen.data.Toy` whose exact density the data follows, else None.
+      num_classes: number of classes of labeled data (labels in
+        `[0, num_classes)`), else None.
     """
 
-    def __init__(self, name, event_shape, dequantizer=None, toy=None):
+    def __init__(self, name, event_shape, dequantizer=None, toy=None, num_classes=None):
         self.name = name
         self.event_shape = list(event_shape)
         self.dequantizer = dequantizer
         self.toy = toy
+        self.num_classes = num_classes
+        # The shape of one example as a picture ([h, w, c]), if it is one.
+        self.image_shape = self.event_shape if len(self.event_shape) == 3 else None
 
-    def raw(self, split):
-        """Unbatched `tf.data.Dataset` of raw examples of one split."""
+    def flattened(self):
+        """This source with examples as vectors `[h * w * c]` (for vector
+        models such as MAF); pictures keep `image_shape`."""
+        flat = copy.copy(self)
+        flat.event_shape = [math.prod(self.event_shape)]
+        return flat
+
+    def raw(self, split, labels=False):
+        """Unbatched `tf.data.Dataset` of raw examples of one split, or of
+        `(example, label)` pairs with `labels=True`."""
         raise NotImplementedError
 
-    def dataset(self, split, batch_size, shuffle=None, seed=0, repeat=False):
+    def dataset(self, split, batch_size, shuffle=None, seed=0, repeat=False, labels=False):
         """Batched model-space pipeline of one split.
 
         Args:
@@ -50,13 +64,19 @@ class DataSource:
           shuffle: defaults to True for "train".
           seed: shuffling seed.
           repeat: repeat forever (for step-budgeted training).
+          labels: yield `(x, label)` batches (labeled sources only), the
+            form conditional flows train on.
         """
+        if labels and self.num_classes is None:
+            raise ValueError(f"`labels`: the data {self.name!r} has no labels.")
         if split not in SPLITS:
             raise ValueError(f"`split` must be one of {SPLITS}; received {split!r}.")
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(
                 f"`batch_size` must be a positive int; received {batch_size!r}.")
-        data = self.raw(split)
+        data = self.raw(split, labels)
+        if not labels:  # one code path below: (x, None-like label) pairs
+            data = data.map(lambda x: (x, tf.zeros([], tf.int32)))
         if shuffle is None:
             shuffle = split == "train"
         if shuffle:
@@ -65,16 +85,19 @@ class DataSource:
             data = data.repeat()
         if self.dequantizer is not None:
             if split == "train":
-                data = data.map(self.dequantizer.to_model)
+                data = data.map(lambda x, y: (self.dequantizer.to_model(x), y))
             else:
                 data = data.enumerate().map(self._fixed_noise_to_model)
-        data = data.map(lambda x: tf.reshape(tf.cast(x, tf.float32), self.event_shape))
+        data = data.map(lambda x, y: (tf.reshape(tf.cast(x, tf.float32), self.event_shape), y))
+        if not labels:
+            data = data.map(lambda x, y: x)
         return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
-    def _fixed_noise_to_model(self, index, x):
+    def _fixed_noise_to_model(self, index, example):
+        x, y = example
         noise = tf.random.stateless_uniform(
             tf.shape(x), seed=tf.stack([tf.constant(_EVAL_NOISE_SEED, tf.int64), index]))
-        return self.dequantizer.to_model(x, noise)
+        return self.dequantizer.to_model(x, noise), y
 
     def to_pixels(self, x):
         """Model-space examples -> intensities in [0, 1] for pictures."""
@@ -94,8 +117,10 @@ class DataSource:
         """
         nll_sum, bpd_sum, count = 0.0, 0.0, 0
         size = math.prod(self.event_shape)
-        for x in self.dataset(split, batch_size, shuffle=False):
-            nll = -model.log_prob(x)
+        conditional = getattr(model, "conditional", False)
+        for batch in self.dataset(split, batch_size, shuffle=False, labels=conditional):
+            x, condition = batch if conditional else (batch, None)
+            nll = -(model.log_prob(x, condition) if conditional else model.log_prob(x))
             if self.dequantizer is not None:
                 bpd = self.dequantizer.bits_per_dim(nll, x)
             else:
@@ -123,13 +148,16 @@ class ArraySource(DataSource):
       splits: dict with "train", "validation", "test" arrays `[n, ...]`.
       dequantizer, toy: as in `DataSource`.
       event_shape: defaults to the arrays' trailing shape.
+      labels: dict of int label arrays `[n]` per split, for labeled data.
+      num_classes: the number of classes (labels in `[0, num_classes)`).
 
     Raises:
       ValueError: if an array holds NaN or Inf, or the splits disagree in
         shape.
     """
 
-    def __init__(self, name, splits, dequantizer=None, toy=None, event_shape=None):
+    def __init__(self, name, splits, dequantizer=None, toy=None, event_shape=None,
+                 labels=None, num_classes=None):
         missing = {"train", "validation", "test"} - set(splits)
         if missing:
             raise ValueError(f"`splits` lacks {sorted(missing)}; received keys "
@@ -145,13 +173,24 @@ class ArraySource(DataSource):
         shapes = {a.shape[1:] for a in self.arrays.values()}
         if len(shapes) != 1:
             raise ValueError(f"The splits of {name!r} differ in example shape: {shapes}.")
-        super().__init__(name, event_shape or list(shapes.pop()), dequantizer, toy)
+        if (labels is None) != (num_classes is None):
+            raise ValueError("Pass `labels` and `num_classes` together.")
+        self.labels = None if labels is None else {
+            split: np.asarray(labels[split], np.int32) for split in self.arrays}
+        example_shape = list(shapes.pop())
+        super().__init__(name, event_shape or example_shape, dequantizer, toy, num_classes)
+        if len(example_shape) == 3:
+            self.image_shape = example_shape
 
-    def raw(self, split):
-        if split == "all":
-            array = np.concatenate([self.arrays[s] for s in ("train", "validation", "test")])
-        else:
-            array = self.arrays[split]
+    def raw(self, split, labels=False):
+        def pick(arrays):
+            if split == "all":
+                return np.concatenate([arrays[s] for s in ("train", "validation", "test")])
+            return arrays[split]
+
+        array = pick(self.arrays)
         if self.dequantizer is None:
             array = array.astype(np.float32)
+        if labels:
+            return tf.data.Dataset.from_tensor_slices((array, pick(self.labels)))
         return tf.data.Dataset.from_tensor_slices(array)

@@ -10,7 +10,7 @@ from tfgen.data.sources import DataSource
 
 __all__ = ["TFDS_DATASETS", "TfdsSource"]
 
-# name -> image shape; all are 8-bit images (256 levels).
+# name -> image shape; all are 8-bit images (256 levels) in 10 classes.
 TFDS_DATASETS = {
     "mnist": [28, 28, 1],
     "fashion_mnist": [28, 28, 1],
@@ -35,12 +35,15 @@ class TfdsSource(DataSource):
             raise ValueError(
                 f"Unknown TFDS `name` {name!r}; choose one of {sorted(TFDS_DATASETS)}.")
         super().__init__(name, TFDS_DATASETS[name],
-                         dequantizer=Dequantizer(256, logit_alpha))
+                         dequantizer=Dequantizer(256, logit_alpha), num_classes=10)
         self.data_dir = data_dir
 
-    def raw(self, split):
+    def raw(self, split, labels=False):
+        import tensorflow as tf
         import tensorflow_datasets as tfds
 
         data = tfds.load(self.name, split=_TFDS_SPLITS[split],
                          data_dir=self.data_dir, download=False)
+        if labels:
+            return data.map(lambda e: (e["image"], tf.cast(e["label"], tf.int32)))
         return data.map(lambda example: example["image"])

@@ -35,6 +35,7 @@ class _AutoregressiveFlow(Flow):
 
     normalizing_is_inverse = None
     supports_conditions = True
+    event_ranks = (1,)
 
     def __init__(self, event_shape, num_layers=5, hidden_units=(64, 64), activation="relu",
                  log_scale_bound=3.0, permutation="reverse", permutation_seed=0,
@@ -128,6 +129,8 @@ class MAF(_AutoregressiveFlow):
         `[-spline_bound, spline_bound]`, identity outside; Durkan et al., 2019).
       num_bins: spline bins.
       spline_bound: spline interval half-width.
+      num_classes, condition_shape: make the flow conditional (see `Flow`);
+        every MADE layer sees the condition (TFP's `conditional_input`).
 
     Example:
 

@@ -68,6 +68,8 @@ class Flow(keras.Model):
 
     # Whether the subclass routes conditions to its layers.
     supports_conditions = False
+    # Event ranks the subclass takes: 1 (vectors), 3 (images).
+    event_ranks = (1, 3)
 
     def __init__(self, event_shape, num_classes=None, condition_shape=None, **kwargs):
         super().__init__(**kwargs)

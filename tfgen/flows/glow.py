@@ -50,6 +50,7 @@ class Glow(Flow):
     """
 
     supports_conditions = True
+    event_ranks = (3,)
 
     def __init__(self, event_shape, num_levels=2, num_steps=4, hidden_channels=64,
                  log_scale_bound=3.0, activation="relu", **kwargs):

@@ -24,6 +24,7 @@ class _StackedFlow(Flow):
     is their bijectors in order."""
 
     layer_class = None
+    event_ranks = (1,)
 
     def __init__(self, event_shape, num_layers, **kwargs):
         super().__init__(event_shape, **kwargs)
@@ -130,6 +131,7 @@ class NICE(_CouplingFlow):
       num_couplings: number of additive couplings.
       hidden_units: conditioner hidden widths (channels for images).
       activation: conditioner activation.
+      num_classes, condition_shape: make the flow conditional (see `Flow`).
 
     Example:
 
@@ -188,6 +190,8 @@ class RealNVP(_CouplingFlow):
         2019).
       num_bins: spline bins.
       spline_bound: spline interval half-width.
+      num_classes, condition_shape: make the flow conditional (see `Flow`);
+        the condition is concatenated to every conditioner's input.
 
     Example:
 
