@@ -21,8 +21,9 @@ demo: $(STAMP)
 	$(VENV)/bin/tfgen train realnvp --data two_moons --steps 3000 --out demo_out/realnvp_two_moons
 	@echo "Demo outputs: demo_out/realnvp_two_moons/{density.png,samples.png,metrics.json,saved_model/}"
 
+# Two workers: the suite is mostly single-threaded TF tracing.
 test: $(STAMP)
-	$(PYTHON) -m pytest -q
+	$(PYTHON) -m pytest -q -n 2
 
 BENCH_STAMP := $(VENV)/.bench-stamp
 

@@ -21,3 +21,12 @@ def _seed_everything():
     """Each test starts from the same Python, NumPy, TF and Keras seeds, so
     weight initializations (and the tests' outcomes) are reproducible."""
     keras.utils.set_random_seed(0)
+
+
+# Files whose tests run longest (a subprocess, CLI trainings) go first, so
+# that the `pytest -n 2` workers of `make test` finish together.
+_LONGEST_FIRST = ("test_export.py", "test_cli.py")
+
+
+def pytest_collection_modifyitems(items):
+    items.sort(key=lambda item: item.path.name not in _LONGEST_FIRST)

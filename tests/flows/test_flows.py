@@ -153,3 +153,20 @@ def test_non_finite_loss_stops_training():
     x[3, 1] = np.nan
     with pytest.raises(tf.errors.InvalidArgumentError, match="loss .* is not finite"):
         model.fit(x, batch_size=8, epochs=1, verbose=0)
+
+
+def test_fit_traces_the_train_step_once(monkeypatch):
+    """`Flow.fit` builds the optimizer first, so tf.function does not trace
+    `train_step` a second time after creating the optimizer's variables."""
+    traces = []
+    train_step = flows.Flow.train_step
+
+    def counting_train_step(self, data):
+        traces.append(data)  # Python side effect: runs once per trace.
+        return train_step(self, data)
+
+    monkeypatch.setattr(flows.Flow, "train_step", counting_train_step)
+    model = flows.NICE([2], num_couplings=2, hidden_units=[4])
+    model.compile(optimizer="adam")
+    model.fit(_data(model, 32), batch_size=8, epochs=2, verbose=0)
+    assert len(traces) == 1

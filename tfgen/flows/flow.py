@@ -248,7 +248,8 @@ class Flow(keras.Model):
 
     def fit(self, x=None, y=None, batch_size=None, **kwargs):
         """`keras.Model.fit`, after initializing ActNorm layers from the first
-        batch of `x` (arrays, or a `tf.data.Dataset` of `x` or `(x, y)`)."""
+        batch of `x` (arrays, or a `tf.data.Dataset` of `x` or `(x, y)`) and
+        building the optimizer."""
         if self._uninitialized_actnorms():
             if isinstance(x, tf.data.Dataset):
                 first, first_y, _ = keras.utils.unpack_x_y_sample_weight(next(iter(x)))
@@ -261,6 +262,15 @@ class Flow(keras.Model):
                     f"pass `x` as an array or a tf.data.Dataset, or call "
                     f"`initialize(x)` before `fit`; received {type(x).__name__}.")
             self.initialize(first, first_y)
+        # Without a distribution strategy Keras builds the optimizer inside
+        # the first traced step; tf.function then traces `train_step` twice
+        # (once creating the slot variables, once without), which doubles the
+        # start-up of every `fit`. Every layer is built at construction, so
+        # the optimizer can be built here.
+        optimizer = getattr(self, "optimizer", None)
+        if optimizer is not None and not optimizer.built:
+            with self.distribute_strategy.scope():
+                optimizer.build(self.trainable_variables)
         return super().fit(x, y, batch_size=batch_size, **kwargs)
 
     # Training.
