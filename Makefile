@@ -31,7 +31,7 @@ $(BENCH_STAMP): $(STAMP)
 	$(PYTHON) -m pip install --quiet -e '.[bench]'
 	touch $(BENCH_STAMP)
 
-# tfgen's MAF against zuko's (PyTorch CPU), under 10 minutes. Also by hand:
+# tfgen's MAF against zuko's (PyTorch CPU): KL gaps, speed, digits. Also by hand:
 # bench/flows_2d.py compares tfgen's own Keras settings.
 bench: $(BENCH_STAMP)
 	$(PYTHON) bench/maf_vs_zuko.py
