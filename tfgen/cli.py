@@ -275,14 +275,16 @@ def _sample(args):
         samples = np.asarray(model.sample(args.n, args.label, seed=args.seed))
     else:  # -n per class, one row per class
         samples, columns = _class_rows(model, args.n, args.seed), args.n
+    # Runs written before "image_shape" was recorded: image models only.
+    image_shape = run.get("image_shape") or (
+        model.event_shape if len(model.event_shape) == 3 else None)
     if args.out.endswith(".npy"):
         np.save(args.out, samples)
-    elif len(model.event_shape) == 3 or run.get("image_shape"):
+    elif image_shape:
         if run["dequantizer"] is not None:
             samples = Dequantizer(**run["dequantizer"]).from_model(samples).numpy()
-        plots.image_grid_png(samples.reshape([len(samples), *(run.get("image_shape")
-                                                              or model.event_shape)]),
-                             args.out, columns=columns)
+        plots.image_grid_png(samples.reshape([len(samples), *image_shape]), args.out,
+                             columns=columns)
     else:
         plots.scatter_png(samples[:, :2], args.out)
     print(f"tfgen: wrote {args.n} samples to {args.out}")

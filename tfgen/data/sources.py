@@ -119,8 +119,8 @@ class DataSource:
         size = math.prod(self.event_shape)
         conditional = getattr(model, "conditional", False)
         for batch in self.dataset(split, batch_size, shuffle=False, labels=conditional):
-            x, condition = batch if conditional else (batch, None)
-            nll = -(model.log_prob(x, condition) if conditional else model.log_prob(x))
+            x, *condition = batch if conditional else (batch,)
+            nll = -model.log_prob(x, *condition)
             if self.dequantizer is not None:
                 bpd = self.dequantizer.bits_per_dim(nll, x)
             else:
