@@ -18,20 +18,22 @@ step budget. Printed:
       validation checks every 25 steps (at most 1000 steps; both sides stop
       after 4 checks without improvement and restore their best weights).
 
-(a) and (c) measure quality: to shorten the run (zuko's MAF steps at ~30/s
-here) the two sides train at the same time, zuko in a subprocess
-(bench/zuko_maf.py, 1 thread).
-Speed is measured in (b) alone, one side at a time, with 2 threads each
-(both libraries' default on this machine); the first 10% of the steps,
-tracing and compilation included, are not timed.
+Every process computes with one thread, so the quality runs (a) and (c)
+share the 2 cores of this machine: tfgen trains on all four data sets here
+while zuko trains on them in two subprocesses (bench/zuko_maf.py; its MAF
+steps at ~26/s here, tfgen's at ~49/s). Speed is measured in (b) alone,
+one side at a time; the first 10% of the steps, tracing included, are not
+timed. tfgen runs with Keras' default `jit_compile` (no XLA on a CPU-only
+machine).
 
-    python bench/maf_vs_zuko.py [--quick]
+    python bench/maf_vs_zuko.py [--quick] [--seeds N]
 
 Needs the `bench` extra (`pip install -e '.[bench]'`: torch, zuko).
 """
 
 import argparse
 import math
+import os
 import subprocess
 import sys
 import tempfile
@@ -40,18 +42,21 @@ from pathlib import Path
 
 import numpy as np
 
-import keras
-import tensorflow as tf
-import torch
+os.environ["TF_NUM_INTRAOP_THREADS"] = "1"  # read when TensorFlow starts
 
-import tfgen
-import zuko_maf
+import keras  # noqa: E402
+import tensorflow as tf  # noqa: E402
+import torch  # noqa: E402
 
-torch.set_num_threads(2)
+import tfgen  # noqa: E402
+import zuko_maf  # noqa: E402
+
+torch.set_num_threads(1)
 
 BATCH = 256
 CHECK_EVERY, PATIENCE = 25, 4
-THROUGHPUT_STEPS = {64: 300, 256: 100, 1024: 40}
+THROUGHPUT_STEPS = {64: 300, 256: 100, 1024: 20}
+TOYS = ("two_moons", "eight_gaussians", "checkerboard")
 
 
 def training_batches(train, steps, batch_size, seed=0):
@@ -106,16 +111,16 @@ def steady_rate(times, total_steps):
     return (end[0] - start[0]) / (end[1] - start[1])
 
 
-def train_tfgen(batches, hidden, steps_per_execution, validation=None):
-    """tfgen's MAF trained on `batches` (one per step), with zuko_maf.train's
-    early-stopping rule when `validation` is given. Returns `(model, times,
-    best_step)`."""
-    keras.utils.set_random_seed(0)
+def train_tfgen(batches, hidden, steps_per_execution, validation=None, seed=0):
+    """tfgen's MAF trained on `batches` (one per step) from initial weights
+    drawn with `seed`, with zuko_maf.train's early-stopping rule when
+    `validation` is given. Returns `(model, times, best_step)`."""
+    keras.utils.set_random_seed(seed)
     model = tfgen.flows.MAF([batches.shape[-1]], num_layers=zuko_maf.NUM_LAYERS,
                             hidden_units=hidden)
     model.compile(optimizer=keras.optimizers.Adam(zuko_maf.LEARNING_RATE, *zuko_maf.BETAS,
                                                   epsilon=zuko_maf.EPS),
-                  jit_compile=True, steps_per_execution=steps_per_execution)
+                  steps_per_execution=steps_per_execution)
     data = tf.data.Dataset.from_tensor_slices(batches).prefetch(tf.data.AUTOTUNE)
     timer = _StepTimes()
     if validation is None:
@@ -130,43 +135,89 @@ def train_tfgen(batches, hidden, steps_per_execution, validation=None):
     return model, timer.times, (best_epoch + 1) * CHECK_EVERY
 
 
-def side_by_side(batches, test, hidden, validation=None):
-    """Trains tfgen here while zuko trains in a subprocess (1 thread); returns
-    both sides' test log-probs and best steps."""
-    with tempfile.TemporaryDirectory() as tmp:
-        run, out = Path(tmp, "run.npz"), Path(tmp, "out.npz")
-        early = ({} if validation is None else
-                 dict(validation=validation, check_every=CHECK_EVERY, patience=PATIENCE))
-        np.savez(run, batches=batches, test=test, hidden=hidden, threads=1, **early)
-        zuko_run = subprocess.Popen([sys.executable, zuko_maf.__file__, str(run), str(out)])
-        model, _, tfgen_best = train_tfgen(batches, hidden, CHECK_EVERY if early else 100,
-                                           validation)
-        tfgen_log_prob = model.log_prob(test).numpy()
-        if zuko_run.wait():
-            raise RuntimeError(f"zuko's run failed with exit status {zuko_run.returncode}.")
-        zuko = np.load(out)
-        return {"tfgen": (tfgen_log_prob, tfgen_best),
-                "zuko": (zuko["log_prob"], int(zuko["best_step"]))}
-
-
-def toys(steps):
-    print(f"(a) MAF 5 x [64, 64], {steps} steps, batch {BATCH}, Adam lr "
-          f"{zuko_maf.LEARNING_RATE} eps {zuko_maf.EPS}")
-    print(f"{'data':<17}{'side':<7}{'NLL-H':>9}{'KL gap':>9}")
-    for name in ("two_moons", "eight_gaussians", "checkerboard"):
+def quality_runs(toy_steps, digit_steps, seeds):
+    """The runs of (a) and (c), keyed by data set and seed (of the initial
+    weights): the training batches (one per step), test points, hidden widths
+    and, for digits, the validation points and early-stopping rule."""
+    runs = {}
+    for name in TOYS:
         source = tfgen.data.load_data(name)
-        train = source.arrays["train"].astype(np.float32)
-        test = source.arrays["test"].astype(np.float32)
-        true_nll = -np.mean(source.toy.log_prob(test))
-        entropy = source.toy.entropy()
-        results = side_by_side(training_batches(train, steps, BATCH), test, [64, 64])
-        for side, (log_prob, _) in results.items():
-            nll = -np.mean(log_prob)
-            print(f"{name:<17}{side:<7}{nll - entropy:9.4f}{nll - true_nll:9.4f}", flush=True)
+        train, test = (source.arrays[split].astype(np.float32) for split in ("train", "test"))
+        batches = training_batches(train, toy_steps, BATCH)
+        for seed in range(seeds):
+            runs[name, seed] = dict(batches=batches, test=test, hidden=[64, 64], seed=seed)
+    source = tfgen.data.digits(flatten=True)
+    # Same dequantization noise on both sides: drawn here, once per batch.
+    raw = source.arrays["train"].reshape(-1, 64).astype(np.float32)
+    batches = training_batches(raw, digit_steps, BATCH)
+    noise = np.random.default_rng(1).uniform(size=batches.shape).astype(np.float32)
+    validation, test = (np.concatenate([b.numpy() for b in source.dataset(split, 1024)])
+                        for split in ("validation", "test"))
+    runs["digits", 0] = dict(batches=source.dequantizer.to_model(batches, noise).numpy(),
+                             test=test, hidden=[256, 256], seed=0, validation=validation,
+                             check_every=CHECK_EVERY, patience=PATIENCE)
+    return runs
+
+
+def train_side_by_side(runs):
+    """Trains tfgen on every run here while zuko trains on them in two
+    subprocesses. Returns `{side: {key: (test log_prob, best step)}}`."""
+    results = {"tfgen": {}, "zuko": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = {(name, seed): (Path(tmp, f"{name}-{seed}.npz"),
+                                Path(tmp, f"{name}-{seed}.out.npz")) for name, seed in runs}
+        for key, run in runs.items():
+            np.savez(paths[key][0], threads=1, **run)
+        keys = list(runs)
+        zuko_runs = [subprocess.Popen([sys.executable, zuko_maf.__file__,
+                                       *(str(p) for key in keys[i::2] for p in paths[key])])
+                     for i in range(2)]
+        for key, run in runs.items():
+            model, _, best = train_tfgen(run["batches"], run["hidden"],
+                                         CHECK_EVERY if "validation" in run else 100,
+                                         run.get("validation"), run["seed"])
+            results["tfgen"][key] = model.log_prob(run["test"]).numpy(), best
+        for process in zuko_runs:
+            if process.wait():
+                raise RuntimeError(f"zuko's run failed with exit status {process.returncode}.")
+        for key, (_, out) in paths.items():
+            with np.load(out) as zuko:
+                results["zuko"][key] = zuko["log_prob"], int(zuko["best_step"])
+    return results
+
+
+def print_toys(runs, results, seeds):
+    steps = len(runs[TOYS[0], 0]["batches"])
+    print(f"(a) MAF 5 x [64, 64], {steps} steps, batch {BATCH}, Adam lr "
+          f"{zuko_maf.LEARNING_RATE} eps {zuko_maf.EPS}"
+          + (f"; means over {seeds} seeds of the initial weights, then each seed's KL gap"
+             if seeds > 1 else ""))
+    print(f"{'data':<17}{'side':<7}{'NLL-H':>9}{'KL gap':>9}")
+    for name in TOYS:
+        toy, test = tfgen.data.load_data(name).toy, runs[name, 0]["test"]
+        true_nll = -np.mean(toy.log_prob(test))
+        for side in results:
+            nlls = [-np.mean(results[side][name, seed][0]) for seed in range(seeds)]
+            each = "".join(f"{nll - true_nll:9.4f}" for nll in nlls) if seeds > 1 else ""
+            print(f"{name:<17}{side:<7}{np.mean(nlls) - toy.entropy():9.4f}"
+                  f"{np.mean(nlls) - true_nll:9.4f}{each}")
+
+
+def print_digits(runs, results):
+    print(f"(c) MAF 5 x [256, 256] on digits (64-D, logit space), at most "
+          f"{len(runs['digits', 0]['batches'])} steps, batch {BATCH}, best of validation checks "
+          f"every {CHECK_EVERY} steps")
+    print(f"{'side':<7}{'test bits/dim':>14}{'best step':>10}")
+    dequantizer = tfgen.data.digits(flatten=True).dequantizer
+    test = tf.constant(runs["digits", 0]["test"])
+    for side in results:
+        log_prob, best = results[side]["digits", 0]
+        bpd = dequantizer.bits_per_dim(tf.constant(-log_prob), test)
+        print(f"{side:<7}{float(np.mean(bpd)):14.4f}{best:10d}")
 
 
 def throughput(budgets, rate):
-    print(f"(b) MAF 5 x [h, h] on two_moons, batch {BATCH}, alone, 2 threads; "
+    print(f"(b) MAF 5 x [h, h] on two_moons, batch {BATCH}, alone, 1 thread; "
           f"matmul rate {rate / 1e9:.1f} GFLOP/s (best of TF, torch)")
     print(f"{'h':<7}{'steps':>6} {'side':<7}{'steps/s':>9}{'GFLOP/s':>9}{'of peak':>9}"
           f"{'tfgen/zuko':>12}")
@@ -184,37 +235,25 @@ def throughput(budgets, rate):
                   f"{r * flops / rate:9.1%}{ratio}", flush=True)
 
 
-def digits(steps):
-    print(f"(c) MAF 5 x [256, 256] on digits (64-D, logit space), at most {steps} steps, "
-          f"batch {BATCH}, best of validation checks every {CHECK_EVERY} steps")
-    print(f"{'side':<7}{'test bits/dim':>14}{'best step':>10}")
-    source = tfgen.data.digits(flatten=True)
-    # Same dequantization noise on both sides: drawn here, once per batch.
-    raw = source.arrays["train"].reshape(-1, 64).astype(np.float32)
-    batches = training_batches(raw, steps, BATCH)
-    noise = np.random.default_rng(1).uniform(size=batches.shape).astype(np.float32)
-    batches = source.dequantizer.to_model(batches, noise).numpy()
-    validation, test = (np.concatenate([b.numpy() for b in source.dataset(split, 1024)])
-                        for split in ("validation", "test"))
-    for side, (log_prob, best) in side_by_side(batches, test, [256, 256], validation).items():
-        bpd = source.dequantizer.bits_per_dim(tf.constant(-log_prob), tf.constant(test))
-        print(f"{side:<7}{float(np.mean(bpd)):14.4f}{best:10d}", flush=True)
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
                         help="a smoke run: a tenth of every step budget")
+    parser.add_argument("--seeds", type=int, default=1,
+                        help="(a) over this many seeds of the initial weights per side")
     args = parser.parse_args()
     scale = 10 if args.quick else 1
     start = time.perf_counter()
     rates = matmul_rate()
     print(f"matmul [1024, 1024] float32: TF {rates['tf'] / 1e9:.1f} GFLOP/s, "
           f"torch {rates['torch'] / 1e9:.1f} GFLOP/s", flush=True)
-    toys(3000 // scale)
+    runs = quality_runs(3000 // scale, 1000 // scale, args.seeds)
+    results = train_side_by_side(runs)
+    print_toys(runs, results, args.seeds)
+    print_digits(runs, results)
+    print(f"(a) and (c) took {time.perf_counter() - start:.0f} s", flush=True)
     throughput({h: max(20, steps // scale) for h, steps in THROUGHPUT_STEPS.items()},
                max(rates.values()))
-    digits(1000 // scale)
     print(f"total {time.perf_counter() - start:.0f} s")
 
 

@@ -1,13 +1,13 @@
 """zuko's side of bench/maf_vs_zuko.py: PyTorch only, no TensorFlow.
 
 Imported by the benchmark for the throughput runs, and run as a script to
-train beside tfgen in its own process:
+train beside tfgen in its own process, one run after another:
 
-    python bench/zuko_maf.py IN.npz OUT.npz
+    python bench/zuko_maf.py IN.npz OUT.npz [IN.npz OUT.npz ...]
 
-IN.npz holds `batches` `[steps, batch, d]`, `test`, `hidden`, `threads` and,
-for early stopping, `validation`, `check_every` and `patience`; OUT.npz gets
-the test `log_prob` and `best_step`.
+Each IN.npz holds `batches` `[steps, batch, d]`, `test`, `hidden`, `threads`,
+`seed` and, for early stopping, `validation`, `check_every` and `patience`; its
+OUT.npz gets the test `log_prob` and `best_step`.
 """
 
 import copy
@@ -31,10 +31,10 @@ def log_prob(flow, x):
                                for i in range(0, len(x), 4096)])
 
 
-def train(batches, hidden, validation=None, check_every=0, patience=0):
+def train(batches, hidden, validation=None, check_every=0, patience=0, seed=0):
     """Trains zuko's MAF (NUM_LAYERS MADEs of `hidden` units, orders
-    reversed between layers) by Adam on `batches` `[steps, batch, d]`, one
-    batch per step.
+    reversed between layers, initial weights drawn with `seed`) by Adam on
+    `batches` `[steps, batch, d]`, one batch per step.
 
     With `validation`, its mean NLL is checked every `check_every` steps;
     training stops after `patience` checks without a strictly lower NLL,
@@ -43,7 +43,7 @@ def train(batches, hidden, validation=None, check_every=0, patience=0):
     Returns `(flow, times, best_step)`, `times` holding `(step, seconds)`
     after every step.
     """
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
     flow = zuko.flows.MAF(features=batches.shape[-1], transforms=NUM_LAYERS,
                           hidden_features=tuple(int(h) for h in hidden))
     optimizer = torch.optim.Adam(flow.parameters(), lr=LEARNING_RATE, betas=BETAS, eps=EPS)
@@ -67,14 +67,15 @@ def train(batches, hidden, validation=None, check_every=0, patience=0):
     return flow, times, best_step
 
 
-def main(in_path, out_path):
-    run = np.load(in_path)
-    torch.set_num_threads(int(run["threads"]))
-    early = {k: (run[k] if k == "validation" else int(run[k]))
-             for k in ("validation", "check_every", "patience") if k in run}
-    flow, _, best_step = train(run["batches"], run["hidden"], **early)
-    np.savez(out_path, log_prob=log_prob(flow, run["test"]), best_step=best_step)
+def main(paths):
+    for in_path, out_path in zip(paths[0::2], paths[1::2]):
+        run = np.load(in_path)
+        torch.set_num_threads(int(run["threads"]))
+        options = {k: (run[k] if k == "validation" else int(run[k]))
+                   for k in ("validation", "check_every", "patience", "seed") if k in run}
+        flow, _, best_step = train(run["batches"], run["hidden"], **options)
+        np.savez(out_path, log_prob=log_prob(flow, run["test"]), best_step=best_step)
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:])
+    main(sys.argv[1:])
