@@ -18,8 +18,10 @@ step budget. Printed:
       validation checks every 25 steps (at most 1000 steps; both sides stop
       after 4 checks without improvement and restore their best weights).
 
-Every process computes with one thread, so the quality runs (a) and (c)
-share the 2 cores of this machine: tfgen trains on all four data sets here
+Every process computes with one thread (TensorFlow's intra- and inter-op
+pools too: with its default inter-op pool a toy run here took ~40% more CPU
+time for no speed), so the quality runs (a) and (c) share the 2 cores of
+this machine: tfgen trains on all four data sets here
 while zuko trains on them in two subprocesses (bench/zuko_maf.py; its MAF
 steps at ~26/s here, tfgen's at ~49/s). Speed is measured in (b) alone,
 one side at a time; the first 10% of the steps, tracing included, are not
@@ -42,7 +44,8 @@ from pathlib import Path
 
 import numpy as np
 
-os.environ["TF_NUM_INTRAOP_THREADS"] = "1"  # read when TensorFlow starts
+os.environ["TF_NUM_INTRAOP_THREADS"] = "1"  # both read when TensorFlow starts
+os.environ["TF_NUM_INTEROP_THREADS"] = "1"
 
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
@@ -55,7 +58,7 @@ torch.set_num_threads(1)
 
 BATCH = 256
 CHECK_EVERY, PATIENCE = 25, 4
-THROUGHPUT_STEPS = {64: 300, 256: 100, 1024: 20}
+THROUGHPUT_STEPS = {64: 300, 256: 100, 1024: 10}
 TOYS = ("two_moons", "eight_gaussians", "checkerboard")
 
 
@@ -252,7 +255,7 @@ def main():
     print_toys(runs, results, args.seeds)
     print_digits(runs, results)
     print(f"(a) and (c) took {time.perf_counter() - start:.0f} s", flush=True)
-    throughput({h: max(20, steps // scale) for h, steps in THROUGHPUT_STEPS.items()},
+    throughput({h: max(10, steps // scale) for h, steps in THROUGHPUT_STEPS.items()},
                max(rates.values()))
     print(f"total {time.perf_counter() - start:.0f} s")
 
