@@ -28,6 +28,11 @@ one side at a time; the first 10% of the steps, tracing included, are not
 timed. tfgen runs with Keras' default `jit_compile` (no XLA on a CPU-only
 machine).
 
+One seed's KL gap in (a) is largely decided by the draw of the initial
+weights: over `--seeds 8` (41 minutes here) tfgen's gaps ranged 0.031-0.051
+(zuko's 0.021-0.047) on two_moons, 0.148-0.302 (0.161-0.203) on
+eight_gaussians and 0.199-0.287 (0.215-0.305) on checkerboard.
+
     python bench/maf_vs_zuko.py [--quick] [--seeds N]
 
 Needs the `bench` extra (`pip install -e '.[bench]'`: torch, zuko).
