@@ -21,10 +21,9 @@ step budget. Printed:
 Every process computes with one thread (TensorFlow's intra- and inter-op
 pools too: with its default inter-op pool a toy run here took ~40% more CPU
 time for no speed), so the quality runs (a) and (c) share the 2 cores of
-this machine: tfgen trains on all four data sets here
-while zuko trains on them in two subprocesses (bench/zuko_maf.py; its MAF
-steps at ~26/s here, tfgen's at ~49/s). Speed is measured in (b) alone,
-one side at a time; the first 10% of the steps, tracing included, are not
+this machine: tfgen trains on all four data sets here while zuko trains on
+them in two subprocesses (bench/zuko_maf.py). Speed is measured in (b)
+alone, one side at a time; the first 10% of the steps, tracing included, are not
 timed. tfgen runs with Keras' default `jit_compile` (no XLA on a CPU-only
 machine).
 
