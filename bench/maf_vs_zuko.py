@@ -30,7 +30,9 @@ machine).
 One seed's KL gap in (a) is largely decided by the draw of the initial
 weights: over `--seeds 8` (41 minutes here) tfgen's gaps ranged 0.031-0.051
 (zuko's 0.021-0.047) on two_moons, 0.148-0.302 (0.161-0.203) on
-eight_gaussians and 0.199-0.287 (0.215-0.305) on checkerboard.
+eight_gaussians and 0.199-0.287 (0.215-0.305) on checkerboard. Even from
+the same initial weights, float32 round-off alone moves a final gap by up
+to ~0.02 (bench/maf_twin.py).
 
     python bench/maf_vs_zuko.py [--quick] [--seeds N]
 
