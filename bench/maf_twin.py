@@ -28,7 +28,6 @@ import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import tensorflow_probability as tfp  # noqa: E402
 import torch  # noqa: E402
-import zuko  # noqa: E402
 
 import tfgen  # noqa: E402
 import zuko_maf  # noqa: E402
@@ -83,8 +82,7 @@ def twin_run(name, seed, steps):
     true_nll = -np.mean(source.toy.log_prob(test))
     batches = training_batches(train, steps, BATCH)
 
-    torch.manual_seed(seed)
-    flow = zuko.flows.MAF(features=2, transforms=zuko_maf.NUM_LAYERS, hidden_features=(64, 64))
+    flow = zuko_maf.new_flow(2, [64, 64], seed)
     model = ZukoFormMAF([2], num_layers=zuko_maf.NUM_LAYERS, hidden_units=[64, 64])
     copy_weights(flow, model)
     start_diff = np.abs(zuko_maf.log_prob(flow, test) - model.log_prob(test).numpy()).max()

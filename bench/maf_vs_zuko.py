@@ -23,9 +23,9 @@ pools too: with its default inter-op pool a toy run here took ~40% more CPU
 time for no speed), so the quality runs (a) and (c) share the 2 cores of
 this machine: tfgen trains on all four data sets here while zuko trains on
 them in two subprocesses (bench/zuko_maf.py). Speed is measured in (b)
-alone, one side at a time; the first 10% of the steps, tracing included, are not
-timed. tfgen runs with Keras' default `jit_compile` (no XLA on a CPU-only
-machine).
+alone, one side at a time; the first 10% of the steps, tracing included,
+are not timed. tfgen runs with Keras' default `jit_compile` (no XLA on a
+CPU-only machine).
 
 One seed's KL gap in (a) is largely decided by the draw of the initial
 weights: over `--seeds 8` (41 minutes here) tfgen's gaps ranged 0.031-0.051

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 import zuko
 
-__all__ = ["BETAS", "EPS", "LEARNING_RATE", "NUM_LAYERS", "log_prob", "train"]
+__all__ = ["BETAS", "EPS", "LEARNING_RATE", "NUM_LAYERS", "log_prob", "new_flow", "train"]
 
 LEARNING_RATE, BETAS, EPS = 1e-3, (0.9, 0.999), 1e-8
 NUM_LAYERS = 5
@@ -31,10 +31,17 @@ def log_prob(flow, x):
                                for i in range(0, len(x), 4096)])
 
 
+def new_flow(features, hidden, seed=0):
+    """zuko's MAF: NUM_LAYERS MADEs of `hidden` units, orders reversed
+    between layers, initial weights drawn with `seed`."""
+    torch.manual_seed(seed)
+    return zuko.flows.MAF(features=features, transforms=NUM_LAYERS,
+                          hidden_features=tuple(int(h) for h in hidden))
+
+
 def train(batches, hidden, validation=None, check_every=0, patience=0, seed=0):
-    """Trains zuko's MAF (NUM_LAYERS MADEs of `hidden` units, orders
-    reversed between layers, initial weights drawn with `seed`) by Adam on
-    `batches` `[steps, batch, d]`, one batch per step.
+    """Trains `new_flow(d, hidden, seed)` by Adam on `batches`
+    `[steps, batch, d]`, one batch per step.
 
     With `validation`, its mean NLL is checked every `check_every` steps;
     training stops after `patience` checks without a strictly lower NLL,
@@ -43,9 +50,7 @@ def train(batches, hidden, validation=None, check_every=0, patience=0, seed=0):
     Returns `(flow, times, best_step)`, `times` holding `(step, seconds)`
     after every step.
     """
-    torch.manual_seed(seed)
-    flow = zuko.flows.MAF(features=batches.shape[-1], transforms=NUM_LAYERS,
-                          hidden_features=tuple(int(h) for h in hidden))
+    flow = new_flow(batches.shape[-1], hidden, seed)
     optimizer = torch.optim.Adam(flow.parameters(), lr=LEARNING_RATE, betas=BETAS, eps=EPS)
     times, best, best_state, best_step, wait = [], np.inf, None, len(batches), 0
     for step, x in enumerate(torch.from_numpy(batches), start=1):
