@@ -11,7 +11,7 @@ for any `s` and the log-determinant exact.
 
 import tensorflow as tf
 import tensorflow_probability as tfp
-from tensorflow_probability.python.internal import dtype_util
+from tensorflow_probability.python.internal import dtype_util, tensor_util
 
 tfb = tfp.bijectors
 
@@ -21,14 +21,15 @@ __all__ = ["ActNorm"]
 class ActNorm(tfb.Bijector):
     """Per-channel scale and shift: `y = x * exp(log_scale) + shift`.
 
-    The parameters are plain tensors; `tfgen.flows.ActNormLayer` owns them
-    as weights and sets them from the first batch of data (data-dependent
-    initialization), so that the output starts with zero mean and unit
-    variance per channel.
+    The parameters are kept as given: tensors, or `tf.Variable`s that every
+    call reads afresh (TFP's idiom for a bijector built once and trained).
+    `tfgen.flows.ActNormLayer` owns them as weights and sets them from the
+    first batch of data (data-dependent initialization), so that the output
+    starts with zero mean and unit variance per channel.
 
     Args:
-      shift: `[c]` Tensor, `b`.
-      log_scale: `[c]` Tensor, `s`.
+      shift: `[c]` Tensor or Variable, `b`.
+      log_scale: `[c]` Tensor or Variable, `s`.
       event_ndims: 1 for vectors `[c]`, 3 for images `[h, w, c]`.
       validate_args: Python `bool`.
       name: Python `str` name for ops.
@@ -54,8 +55,9 @@ class ActNorm(tfb.Bijector):
         parameters = dict(locals())
         with tf.name_scope(name) as name:
             dtype = dtype_util.common_dtype([shift, log_scale], tf.float32)
-            self._shift = tf.convert_to_tensor(shift, dtype=dtype, name="shift")
-            self._log_scale = tf.convert_to_tensor(log_scale, dtype=dtype, name="log_scale")
+            self._shift = tensor_util.convert_nonref_to_tensor(shift, dtype=dtype, name="shift")
+            self._log_scale = tensor_util.convert_nonref_to_tensor(
+                log_scale, dtype=dtype, name="log_scale")
             for arg, value in (("shift", self._shift), ("log_scale", self._log_scale)):
                 if value.shape.rank != 1:
                     raise ValueError(

@@ -11,7 +11,7 @@ image events `[h, w, c]`, where the log-determinant counts every pixel.
 
 import tensorflow as tf
 import tensorflow_probability as tfp
-from tensorflow_probability.python.internal import dtype_util, parameter_properties
+from tensorflow_probability.python.internal import dtype_util, parameter_properties, tensor_util
 
 tfb = tfp.bijectors
 
@@ -22,9 +22,10 @@ class InvertibleConv1x1(tfb.Bijector):
     """Glow's invertible 1x1 convolution on images `[h, w, c]`.
 
     Args:
-      lower_upper: `[c, c]` Tensor packing unit-lower-triangular `L` (below
-        the diagonal) and upper-triangular `U` (on and above it), as
-        `tf.linalg.lu` returns; `diag(U)` must be non-zero.
+      lower_upper: `[c, c]` Tensor (or `tf.Variable`, read at every call)
+        packing unit-lower-triangular `L` (below the diagonal) and
+        upper-triangular `U` (on and above it), as `tf.linalg.lu` returns;
+        `diag(U)` must be non-zero.
       permutation: `[c]` int Tensor, the fixed permutation `P`.
       validate_args: Python `bool`.
       name: Python `str` name for ops.
@@ -49,9 +50,10 @@ class InvertibleConv1x1(tfb.Bijector):
         parameters = dict(locals())
         with tf.name_scope(name) as name:
             dtype = dtype_util.common_dtype([lower_upper], tf.float32)
-            self._lower_upper = tf.convert_to_tensor(lower_upper, dtype=dtype,
-                                                     name="lower_upper")
-            self._permutation = tf.convert_to_tensor(permutation, name="permutation")
+            self._lower_upper = tensor_util.convert_nonref_to_tensor(
+                lower_upper, dtype=dtype, name="lower_upper")
+            self._permutation = tensor_util.convert_nonref_to_tensor(
+                permutation, dtype_hint=tf.int32, name="permutation")
             if self._lower_upper.shape.rank != 2:
                 raise ValueError(
                     f"InvertibleConv1x1: `lower_upper` must be a [c, c] matrix; "

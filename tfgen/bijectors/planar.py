@@ -8,7 +8,7 @@ invertible. The inverse solves one monotone scalar equation along `w`.
 
 import tensorflow as tf
 import tensorflow_probability as tfp
-from tensorflow_probability.python.internal import dtype_util
+from tensorflow_probability.python.internal import dtype_util, tensor_util
 
 tfb = tfp.bijectors
 
@@ -32,10 +32,14 @@ class Planar(tfb.Bijector):
     `w^T y -+ |w^T u_hat|` because `|tanh| <= 1`) by bisection polished with
     Newton steps, and returns `z = y - u_hat tanh(s + b)`.
 
+    Parameters are kept as given, so a bijector built once from
+    `tf.Variable`s (TFP's idiom) trains: every method reads them afresh.
+
     Args:
-      w: Tensor `[d]`, the direction of the hyperplane.
-      u: Tensor `[d]`, the unconstrained translation; `u_hat` is used.
-      b: scalar Tensor, the offset.
+      w: Tensor or Variable `[d]`, the direction of the hyperplane.
+      u: Tensor or Variable `[d]`, the unconstrained translation; `u_hat`
+        is used.
+      b: scalar Tensor or Variable, the offset.
       validate_args: Python `bool`, check argument shapes.
       name: Python `str` name for ops.
 
@@ -57,9 +61,9 @@ class Planar(tfb.Bijector):
         parameters = dict(locals())
         with tf.name_scope(name) as name:
             dtype = dtype_util.common_dtype([w, u, b], tf.float32)
-            self._w = tf.convert_to_tensor(w, dtype=dtype, name="w")
-            self._u = tf.convert_to_tensor(u, dtype=dtype, name="u")
-            self._b = tf.convert_to_tensor(b, dtype=dtype, name="b")
+            self._w = tensor_util.convert_nonref_to_tensor(w, dtype=dtype, name="w")
+            self._u = tensor_util.convert_nonref_to_tensor(u, dtype=dtype, name="u")
+            self._b = tensor_util.convert_nonref_to_tensor(b, dtype=dtype, name="b")
             for arg, rank in (("w", 1), ("u", 1), ("b", 0)):
                 tensor = getattr(self, "_" + arg)
                 if tensor.shape.rank is not None and tensor.shape.rank != rank:
@@ -92,33 +96,45 @@ class Planar(tfb.Bijector):
         return self._w
 
     @property
+    def u(self):
+        return self._u
+
+    @property
     def b(self):
         return self._b
 
     @property
     def u_hat(self):
         """`u + (m(w^T u) - w^T u) w / |w|^2` with `m(a) = -1 + softplus(a)`."""
-        wu = tf.reduce_sum(self._w * self._u)
+        return self._values()[1]
+
+    def _values(self):
+        """`(w, u_hat, b)` as tensors, each variable read once."""
+        w = tf.convert_to_tensor(self._w)
+        u = tf.convert_to_tensor(self._u)
+        wu = tf.reduce_sum(w * u)
         m = -1.0 + tf.math.softplus(wu)
-        return self._u + (m - wu) * self._w / tf.reduce_sum(tf.square(self._w))
+        u_hat = u + (m - wu) * w / tf.reduce_sum(tf.square(w))
+        return w, u_hat, tf.convert_to_tensor(self._b)
 
     def _forward(self, x):
-        a = tf.linalg.matvec(x, self._w) + self._b
-        return x + self.u_hat * tf.tanh(a)[..., tf.newaxis]
+        w, u_hat, b = self._values()
+        return x + u_hat * tf.tanh(tf.linalg.matvec(x, w) + b)[..., tf.newaxis]
 
     def _forward_log_det_jacobian(self, x):
         # det(I + u_hat h'(a) w^T) = 1 + h'(a) w^T u_hat, with h' = 1 - tanh^2.
-        a = tf.linalg.matvec(x, self._w) + self._b
-        wu_hat = tf.reduce_sum(self._w * self.u_hat)
+        w, u_hat, b = self._values()
+        a = tf.linalg.matvec(x, w) + b
+        wu_hat = tf.reduce_sum(w * u_hat)
         return tf.math.log(tf.abs(1.0 + (1.0 - tf.square(tf.tanh(a))) * wu_hat))
 
     def _inverse(self, y):
-        u_hat = self.u_hat
-        c = tf.reduce_sum(self._w * u_hat)        # w^T u_hat > -1
-        target = tf.linalg.matvec(y, self._w)     # w^T y
+        w, u_hat, b = self._values()
+        c = tf.reduce_sum(w * u_hat)        # w^T u_hat > -1
+        target = tf.linalg.matvec(y, w)     # w^T y
 
         def residual(s):
-            return s + c * tf.tanh(s + self._b) - target
+            return s + c * tf.tanh(s + b) - target
 
         def bisect(step, lo, hi):
             mid = 0.5 * (lo + hi)
@@ -132,6 +148,6 @@ class Planar(tfb.Bijector):
         )
         s = 0.5 * (lo + hi)
         for _ in range(_NEWTON_STEPS):
-            slope = 1.0 + c * (1.0 - tf.square(tf.tanh(s + self._b)))
+            slope = 1.0 + c * (1.0 - tf.square(tf.tanh(s + b)))
             s = s - residual(s) / slope
-        return y - u_hat * tf.tanh(s + self._b)[..., tf.newaxis]
+        return y - u_hat * tf.tanh(s + b)[..., tf.newaxis]

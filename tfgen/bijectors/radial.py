@@ -9,7 +9,7 @@ is closed form: the radius `r` of the preimage solves a quadratic.
 import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
-from tensorflow_probability.python.internal import dtype_util
+from tensorflow_probability.python.internal import dtype_util, tensor_util
 
 tfb = tfp.bijectors
 
@@ -31,15 +31,19 @@ class Radial(tfb.Bijector):
     whose non-negative root is taken in a cancellation-free form, and
     `z = z0 + (y - z0) / (1 + beta / (alpha + r))`.
 
+    Parameters are kept as given, so a bijector built once from
+    `tf.Variable`s (TFP's idiom) trains: every method reads them afresh.
+
     Args:
-      z0: Tensor `[d]`, the centre.
-      alpha: positive scalar Tensor.
-      beta: scalar Tensor with `beta >= -alpha`.
-      validate_args: Python `bool`, add run-time checks of `alpha` and `beta`.
+      z0: Tensor or Variable `[d]`, the centre.
+      alpha: positive scalar Tensor or Variable.
+      beta: scalar Tensor or Variable with `beta >= -alpha`.
+      validate_args: Python `bool`, add run-time checks of `alpha` and `beta`
+        (of variables: at every call).
       name: Python `str` name for ops.
 
     Raises:
-      ValueError: if `alpha` or `beta` are statically known to be invalid.
+      ValueError: if constant `alpha` or `beta` are invalid.
 
     Example:
 
@@ -60,15 +64,16 @@ class Radial(tfb.Bijector):
         with tf.name_scope(name) as name:
             dtype = dtype_util.common_dtype(
                 [z0, alpha, beta], tf.float32)
-            self._z0 = tf.convert_to_tensor(z0, dtype=dtype, name="z0")
-            self._alpha = tf.convert_to_tensor(alpha, dtype=dtype, name="alpha")
-            self._beta = tf.convert_to_tensor(beta, dtype=dtype, name="beta")
+            self._z0 = tensor_util.convert_nonref_to_tensor(z0, dtype=dtype, name="z0")
+            self._alpha = tensor_util.convert_nonref_to_tensor(alpha, dtype=dtype, name="alpha")
+            self._beta = tensor_util.convert_nonref_to_tensor(beta, dtype=dtype, name="beta")
             if self._z0.shape.rank is not None and self._z0.shape.rank != 1:
                 raise ValueError(
                     f"Radial: `z0` must have rank 1; received shape "
                     f"{self._z0.shape.as_list()}.")
-            alpha_value = tf.get_static_value(self._alpha)
-            beta_value = tf.get_static_value(self._beta)
+            # Variables change after construction: only validate_args checks them.
+            alpha_value = _static_value(self._alpha)
+            beta_value = _static_value(self._beta)
             if alpha_value is not None and np.any(alpha_value <= 0):
                 raise ValueError(
                     f"Radial: `alpha` must be > 0; received {alpha_value}.")
@@ -104,37 +109,49 @@ class Radial(tfb.Bijector):
     def beta(self):
         return self._beta
 
-    def _radius(self, x):
-        return tf.norm(x - self._z0, axis=-1, keepdims=True)
+    def _values(self):
+        """`(z0, alpha, beta)` as tensors, each variable read once."""
+        return (tf.convert_to_tensor(self._z0), tf.convert_to_tensor(self._alpha),
+                tf.convert_to_tensor(self._beta))
 
     def _forward(self, x):
-        r = self._radius(x)
-        return x + self._beta / (self._alpha + r) * (x - self._z0)
+        z0, a, beta = self._values()
+        r = tf.norm(x - z0, axis=-1, keepdims=True)
+        return x + beta / (a + r) * (x - z0)
 
     def _forward_log_det_jacobian(self, x):
-        r = self._radius(x)[..., 0]
+        z0, a, beta = self._values()
+        r = tf.norm(x - z0, axis=-1)
         d = tf.cast(tf.shape(x)[-1], x.dtype)
-        a, beta = self._alpha, self._beta
         return ((d - 1.0) * tf.math.log1p(beta / (a + r))
                 + tf.math.log1p(beta * a / tf.square(a + r)))
 
     def _inverse(self, y):
-        big_r = self._radius(y)
-        a, beta = self._alpha, self._beta
+        z0, a, beta = self._values()
+        big_r = tf.norm(y - z0, axis=-1, keepdims=True)
         # r = (-p + sqrt(p^2 + 4 a R)) / 2 with p = a + beta - R; for p > 0 use
         # the equivalent 2 a R / (p + sqrt(...)) to avoid cancellation.
         p = a + beta - big_r
         root = tf.sqrt(tf.square(p) + 4.0 * a * big_r)
         r = tf.where(p > 0, 2.0 * a * big_r / (p + root), 0.5 * (root - p))
-        return self._z0 + (y - self._z0) / (1.0 + beta / (a + r))
+        return z0 + (y - z0) / (1.0 + beta / (a + r))
 
     def _parameter_control_dependencies(self, is_init):
+        # As TFP: constants are checked once, at construction (`is_init`);
+        # variables at every call, since they change.
         if not self.validate_args:
             return []
-        return [
-            tf.debugging.assert_positive(
-                self._alpha, message="Radial: `alpha` must be > 0."),
-            tf.debugging.assert_greater_equal(
-                self._beta, -self._alpha,
-                message="Radial: `beta` must be >= -alpha."),
-        ]
+        alpha_is_ref = tensor_util.is_ref(self._alpha)
+        assertions = []
+        if is_init != alpha_is_ref:
+            assertions.append(tf.debugging.assert_positive(
+                self._alpha, message="Radial: `alpha` must be > 0."))
+        if is_init != (alpha_is_ref or tensor_util.is_ref(self._beta)):
+            assertions.append(tf.debugging.assert_greater_equal(
+                self._beta, -self._alpha, message="Radial: `beta` must be >= -alpha."))
+        return assertions
+
+
+def _static_value(value):
+    """The constant value of a non-variable tensor, else None."""
+    return None if tensor_util.is_ref(value) else tf.get_static_value(value)

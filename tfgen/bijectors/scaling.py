@@ -2,7 +2,7 @@
 
 import tensorflow as tf
 import tensorflow_probability as tfp
-from tensorflow_probability.python.internal import dtype_util
+from tensorflow_probability.python.internal import dtype_util, tensor_util
 
 tfb = tfp.bijectors
 
@@ -17,7 +17,8 @@ class Scaling(tfb.Bijector):
     `log(exp(s))` round-off, and states its event rank explicitly.
 
     Args:
-      log_scale: Tensor of the event shape, `s`.
+      log_scale: Tensor or `tf.Variable` of the event shape, `s` (a variable
+        is read at every call, so a bijector built once trains).
       validate_args: Python `bool`.
       name: Python `str` name for ops.
 
@@ -38,7 +39,7 @@ class Scaling(tfb.Bijector):
         parameters = dict(locals())
         with tf.name_scope(name) as name:
             dtype = dtype_util.common_dtype([log_scale], tf.float32)
-            self._log_scale = tf.convert_to_tensor(
+            self._log_scale = tensor_util.convert_nonref_to_tensor(
                 log_scale, dtype=dtype, name="log_scale")
             if self._log_scale.shape.rank is None:
                 raise ValueError("Scaling: `log_scale` needs a known rank.")
