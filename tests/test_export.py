@@ -10,7 +10,7 @@ import pytest
 from tfgen import flows
 from tfgen.export import export
 
-from tests.helpers import perturb
+from tests.helpers import conditions, perturb
 
 LOADER = """
 import json, sys
@@ -26,7 +26,18 @@ for export_dir, x_path, c_path in zip(sys.argv[1::3], sys.argv[2::3], sys.argv[3
     c5 = {k: v[:5] for k, v in c.items()}
     draw = lambda seed: loaded.signatures["sample"](
         n=tf.constant(5), seed=tf.constant(seed), **c5)["samples"].numpy().tolist()
-    results.append({"log_prob": log_prob.tolist(), "a": draw(3), "b": draw(3), "c": draw(4)})
+    errors = {}
+    def error(name, call):  # the message of a call the export must refuse
+        try:
+            call()
+        except tf.errors.InvalidArgumentError as e:
+            errors[name] = e.message
+    error("n", lambda: loaded.signatures["sample"](
+        n=tf.constant(-1), seed=tf.constant(0), **{k: v[:0] for k, v in c.items()}))
+    if c and c["condition"].dtype == tf.int32:
+        error("labels", lambda: loaded.signatures["log_prob"](x=x, condition=c["condition"] + 7))
+    results.append({"log_prob": log_prob.tolist(), "a": draw(3), "b": draw(3), "c": draw(4),
+                    "errors": errors})
 print(json.dumps(results))
 """
 
@@ -40,13 +51,6 @@ MODELS = {
 }
 
 
-def _conditions(model, n):
-    rng = np.random.default_rng(1)
-    if model.num_classes:
-        return rng.integers(0, model.num_classes, size=n).astype(np.int32)
-    return rng.normal(size=(n, model.condition_size)).astype(np.float32)
-
-
 def test_exports_run_without_tfgen(tmp_path):
     """One subprocess (TensorFlow's import is slow) loads every export."""
     models, args = {}, []
@@ -57,7 +61,7 @@ def test_exports_run_without_tfgen(tmp_path):
         c_path = "-"
         if model.conditional:
             c_path = str(tmp_path / f"{name}_condition.npy")
-            np.save(c_path, _conditions(model, 6))
+            np.save(c_path, conditions(model, 6, seed=1))
         export(model, tmp_path / name)
         args += [str(tmp_path / name), str(tmp_path / f"{name}.npy"), c_path]
     result = subprocess.run([sys.executable, "-c", LOADER, *args],
@@ -66,12 +70,16 @@ def test_exports_run_without_tfgen(tmp_path):
     outputs = json.loads(result.stdout.strip().splitlines()[-1])
     for (name, model), out in zip(models.items(), outputs):
         x = np.load(tmp_path / f"{name}.npy")
-        c = _conditions(model, 6) if model.conditional else None
+        c = conditions(model, 6, seed=1) if model.conditional else None
         np.testing.assert_allclose(out["log_prob"], model.log_prob(x, c), atol=1e-5, rtol=1e-6,
                                    err_msg=name)
         assert np.array_equal(out["a"], out["b"]) and not np.array_equal(out["a"], out["c"])
         np.testing.assert_allclose(out["a"], model.sample(5, None if c is None else c[:5], seed=3),
                                    atol=1e-5, err_msg=name)
+        # The signatures check their inputs as the Python methods do.
+        assert "`n` must be >= 1" in out["errors"]["n"], name
+        if model.num_classes:
+            assert "`condition` labels must be in [0, 3)" in out["errors"]["labels"], name
 
 
 def test_export_refuses_to_overwrite_and_non_models(tmp_path):

@@ -10,25 +10,7 @@ import tf_keras
 from tfgen import flows
 from tfgen.testing import check_bijector
 
-from tests.helpers import perturb
-
-# name -> constructor; labels in [0, 3) or vectors [2].
-CONDITIONAL = {
-    "realnvp": lambda: flows.RealNVP([2], num_couplings=2, hidden_units=[8], num_classes=3),
-    "realnvp_image": lambda: flows.RealNVP([4, 4, 1], num_couplings=1, hidden_units=[4],
-                                           condition_shape=[2]),
-    "maf": lambda: flows.MAF([2], num_layers=2, hidden_units=[8], condition_shape=[2]),
-    "iaf": lambda: flows.IAF([2], num_layers=2, hidden_units=[8], num_classes=3),
-    "glow": lambda: flows.Glow([4, 4, 1], num_levels=1, num_steps=2, hidden_channels=4,
-                               num_classes=3),
-}
-
-
-def _conditions(model, n, seed=0):
-    rng = np.random.default_rng(seed)
-    if model.num_classes:
-        return rng.integers(0, model.num_classes, size=n).astype(np.int32)
-    return rng.normal(size=(n, model.condition_size)).astype(np.float32)
+from tests.helpers import CONDITIONAL, conditions, perturb
 
 
 def _data(model, n, seed=0):
@@ -38,12 +20,12 @@ def _data(model, n, seed=0):
 @pytest.mark.parametrize("name", sorted(CONDITIONAL))
 def test_conditional_flow_is_exact_and_uses_the_condition(name):
     model = perturb(CONDITIONAL[name]())
-    x, c = _data(model, 8), _conditions(model, 8)
+    x, c = _data(model, 8), conditions(model, 8)
     report = check_bijector(model.normalizing_bijector(model._condition(c)), x, jacobian=False)
     assert report.ok, report.failures
     np.testing.assert_allclose(model.log_prob(x, c),
                                model.conditional_distribution(c).log_prob(x), atol=1e-5)
-    other = _conditions(model, 8, seed=1)
+    other = conditions(model, 8, seed=1)
     assert np.abs(model.log_prob(x, c) - model.log_prob(x, other)).max() > 1e-3
     # One condition for every sample, or one per sample.
     one = c[0]
@@ -69,7 +51,7 @@ def test_fit_learns_the_condition_and_save_load_is_identical(name, tmp_path):
     """Data whose mean is set by the condition: after fit, each example is
     more likely under its own condition than under a shuffled one."""
     model = CONDITIONAL[name]()
-    c = _conditions(model, 512)
+    c = conditions(model, 512)
     offset = (c.astype(np.float32) - 1.0 if model.num_classes else c[:, 0]) * 2.0
     x = 0.3 * _data(model, 512) + offset.reshape([-1] + [1] * len(model.event_shape))
     model.compile(optimizer=keras.optimizers.Adam(1e-2))
@@ -115,13 +97,13 @@ def float64():
     lambda: flows.Glow([8, 8, 1], num_levels=2, num_steps=2, hidden_channels=4,
                        condition_shape=[2]),
 ], ids=["maf", "iaf", "glow_8x8x1"])
-def test_float64_exactness_with_conditions(make, float64):
+def test_float64_exactness_withconditions(make, float64):
     """The models' own bijectors, built in float64, against the numerical
     Jacobian; Glow on an 8x8x1 input after ActNorm initialization."""
     model = perturb(make(), scale=0.3)
     x = 1.5 * np.random.default_rng(1).normal(size=(4, *model.event_shape))
-    model.initialize(x, _conditions(model, 4, seed=9))
-    c = _conditions(model, 4)
+    model.initialize(x, conditions(model, 4, seed=9))
+    c = conditions(model, 4)
     report = check_bijector(model.normalizing_bijector(model._condition(c)), x)
     assert report.ok, report.failures
     assert report.log_det_jacobian_error < 1e-8

@@ -74,24 +74,45 @@ class DataSource:
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(
                 f"`batch_size` must be a positive int; received {batch_size!r}.")
+        if shuffle is None:
+            shuffle = split == "train"
+        if split == "train":
+            # Whole batches through vectorized ops: one map call per batch.
+            data = self._raw_batches(split, batch_size, shuffle, seed, repeat, labels)
+            data = data.map(self._train_batch_to_model, num_parallel_calls=tf.data.AUTOTUNE)
+            return data.prefetch(tf.data.AUTOTUNE)
+        # Evaluation: each example's dequantization noise is fixed by its
+        # index, so the numbers do not depend on the batch size.
         data = self.raw(split, labels)
         if not labels:  # one code path below: (x, None-like label) pairs
             data = data.map(lambda x: (x, tf.zeros([], tf.int32)))
-        if shuffle is None:
-            shuffle = split == "train"
         if shuffle:
             data = data.shuffle(10_000, seed=seed, reshuffle_each_iteration=True)
         if repeat:
             data = data.repeat()
         if self.dequantizer is not None:
-            if split == "train":
-                data = data.map(lambda x, y: (self.dequantizer.to_model(x), y))
-            else:
-                data = data.enumerate().map(self._fixed_noise_to_model)
+            data = data.enumerate().map(self._fixed_noise_to_model)
         data = data.map(lambda x, y: (tf.reshape(tf.cast(x, tf.float32), self.event_shape), y))
         if not labels:
             data = data.map(lambda x, y: x)
         return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+    def _raw_batches(self, split, batch_size, shuffle, seed, repeat, labels):
+        """Batches of raw examples (and labels); sources with faster access
+        than `raw` override this."""
+        data = self.raw(split, labels)
+        if shuffle:
+            data = data.shuffle(10_000, seed=seed, reshuffle_each_iteration=True)
+        if repeat:
+            data = data.repeat()
+        return data.batch(batch_size)
+
+    def _train_batch_to_model(self, x, *labels):
+        """A raw training batch in model space, with fresh dequantization noise."""
+        x = (tf.cast(x, tf.float32) if self.dequantizer is None
+             else self.dequantizer.to_model(x))
+        x = tf.reshape(x, [-1, *self.event_shape])
+        return (x, *labels) if labels else x
 
     def _fixed_noise_to_model(self, index, example):
         x, y = example
@@ -182,15 +203,53 @@ class ArraySource(DataSource):
         if len(example_shape) == 3:
             self.image_shape = example_shape
 
-    def raw(self, split, labels=False):
-        def pick(arrays):
-            if split == "all":
-                return np.concatenate([arrays[s] for s in ("train", "validation", "test")])
-            return arrays[split]
+    def _split(self, split, arrays):
+        if split == "all":
+            return np.concatenate([arrays[s] for s in ("train", "validation", "test")])
+        return arrays[split]
 
-        array = pick(self.arrays)
+    def raw(self, split, labels=False):
+        array = self._split(split, self.arrays)
         if self.dequantizer is None:
             array = array.astype(np.float32)
         if labels:
-            return tf.data.Dataset.from_tensor_slices((array, pick(self.labels)))
+            return tf.data.Dataset.from_tensor_slices((array, self._split(split, self.labels)))
         return tf.data.Dataset.from_tensor_slices(array)
+
+    def _raw_batches(self, split, batch_size, shuffle, seed, repeat, labels):
+        arrays = [self._split(split, self.arrays)]
+        if labels:
+            arrays.append(self._split(split, self.labels))
+        tensors = [tf.constant(a) for a in arrays]
+        indices = _index_batches(len(arrays[0]), batch_size, shuffle, seed, repeat)
+        return indices.map(lambda i: tuple(tf.gather(t, i) for t in tensors))
+
+
+def _index_batches(n, batch_size, shuffle, seed, repeat):
+    """A `tf.data.Dataset` of int64 index batches over `n` examples.
+
+    Each pass over the examples takes a fresh random order (deterministic in
+    `seed`, different at every pass and every new iteration of the dataset)
+    and is cut into batches of `batch_size` (at most `n`). A single pass
+    ends with the partial batch; repeated passes drop it, so that every
+    batch has the same shape and no example is seen twice before the
+    others once.
+    """
+    batch_size = min(batch_size, n)
+    full = n - n % batch_size
+
+    def one_pass(pass_seed):
+        order = tf.range(n, dtype=tf.int64)
+        if shuffle:
+            order = tf.random.experimental.stateless_shuffle(
+                order, seed=tf.stack([pass_seed, tf.constant(seed, tf.int64)]))
+        batches = tf.data.Dataset.from_tensor_slices(tf.reshape(order[:full], [-1, batch_size]))
+        if not repeat and full < n:
+            batches = batches.concatenate(tf.data.Dataset.from_tensors(order[full:]))
+        return batches
+
+    seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+    passes = seeds if repeat else seeds.take(1)
+    cardinality = (tf.data.INFINITE_CARDINALITY if repeat
+                   else -(-n // batch_size))
+    return passes.flat_map(one_pass).apply(tf.data.experimental.assert_cardinality(cardinality))

@@ -11,19 +11,28 @@ the conditioner networks; it is a class label or a vector.
 """
 
 import math
+import re
 
 import keras
 import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfgen._validation import check_event_shape, check_positive_float, check_positive_int
+from tfgen.errors import NonFiniteLossError
+from tfgen._validation import (
+    check_event_shape, check_finite_array, check_positive_float, check_positive_int)
 from tfgen.flows.actnorm import ActNormLayer
+from tfgen.flows.inputs import (
+    check_count, check_label_dtype, check_labels, check_sample_spec, check_samples)
 
 tfb = tfp.bijectors
 tfd = tfp.distributions
 
 __all__ = ["Flow"]
+
+_NON_FINITE_LOSS = "the training loss (negative log-likelihood) is not finite"
+# What the failed assertion in `train_step` reports: "[<message>] [<step>]".
+_NON_FINITE_STEP = re.compile(re.escape(_NON_FINITE_LOSS) + r"\] \[(\d+)\]")
 
 
 def stateless_seed(seed):
@@ -104,44 +113,68 @@ class Flow(keras.Model):
     def conditional(self):
         return self.condition_size > 0
 
+    def _require_condition(self, given):
+        """Raises unless a condition is `given` exactly for conditional flows."""
+        if given and not self.conditional:
+            raise ValueError(
+                f"This {type(self).__name__} is unconditional; received a condition "
+                "(`condition`, or labels as `y`).")
+        if not given and self.conditional:
+            raise ValueError(
+                f"This {type(self).__name__} is conditional: pass `condition` (in `fit`, "
+                "as `y`): " + ("int labels." if self.num_classes else
+                               f"vectors of shape {self.condition_shape}."))
+
     def _condition(self, condition, batch_size=None):
         """The user's condition as a float `[batch, condition_size]` tensor,
         or None for unconditional flows. With `batch_size`, one condition
-        (a label, or one vector) is repeated to that batch."""
-        if not self.conditional:
-            if condition is not None:
-                raise ValueError(
-                    f"This {type(self).__name__} is unconditional; received a condition "
-                    f"(`condition`, or labels as `y`): {condition!r:.80}.")
-            return None
+        (a label, or one vector) is repeated to that batch, and a batch of
+        conditions must have that size."""
+        self._require_condition(condition is not None)
         if condition is None:
-            raise ValueError(
-                f"This {type(self).__name__} is conditional: pass `condition` "
-                + ("(int labels)." if self.num_classes else
-                   f"(vectors of shape {self.condition_shape})."))
+            return None
         if self.num_classes:
-            labels = tf.cast(condition, tf.int32)
+            labels = check_labels(condition, self.num_classes)
             if batch_size is not None and labels.shape.rank == 0:
                 labels = tf.fill([batch_size], labels)
             if labels.shape.rank != 1:
                 raise ValueError(
                     f"`condition` must be int labels of shape [batch]; received shape "
                     f"{labels.shape.as_list()}.")
-            return tf.one_hot(labels, self.num_classes, dtype=self.compute_dtype)
-        vectors = tf.cast(condition, self.compute_dtype)
-        if batch_size is not None and vectors.shape.rank == 1:
-            vectors = tf.tile(vectors[None], [batch_size, 1])
-        if vectors.shape.rank != 2 or vectors.shape[-1] != self.condition_size:
-            raise ValueError(
-                f"`condition` must have shape [batch, {self.condition_size}]; received "
-                f"shape {vectors.shape.as_list()}.")
-        return vectors
+            condition = tf.one_hot(labels, self.num_classes, dtype=self.compute_dtype)
+        else:
+            condition = tf.cast(condition, self.compute_dtype)
+            if batch_size is not None and condition.shape.rank == 1:
+                condition = tf.tile(condition[None], [batch_size, 1])
+            if condition.shape.rank != 2 or condition.shape[-1] != self.condition_size:
+                raise ValueError(
+                    f"`condition` must have shape [batch, {self.condition_size}]; received "
+                    f"shape {condition.shape.as_list()}.")
+        if batch_size is not None:
+            condition = self._check_batch(condition, batch_size)
+        return condition
+
+    @staticmethod
+    def _check_batch(condition, batch_size):
+        """`condition` after checking it holds `batch_size` conditions."""
+        size, expected = condition.shape[0], tf.get_static_value(batch_size)
+        message = "`condition` must hold one condition, or one per example"
+        if size is not None and expected is not None:
+            if size != expected:
+                raise ValueError(f"{message} ({expected}); received {size}.")
+            return condition
+        with tf.control_dependencies([tf.debugging.assert_equal(
+                tf.shape(condition)[0], tf.cast(batch_size, tf.int32), message=message)]):
+            return tf.identity(condition)
+
+    def _base(self, batch_shape=()):
+        """N(0, I) on the event shape, with `batch_shape` independent copies."""
+        loc = tf.zeros(batch_shape, self.compute_dtype)
+        return tfd.Sample(tfd.Normal(loc, tf.ones_like(loc)), sample_shape=self.event_shape)
 
     @property
     def base_distribution(self):
-        return tfd.Sample(
-            tfd.Normal(tf.constant(0.0, self.compute_dtype), 1.0),
-            sample_shape=self.event_shape)
+        return self._base()
 
     @property
     def bijector(self):
@@ -152,29 +185,23 @@ class Flow(keras.Model):
         return self.conditional_distribution(None)
 
     def conditional_distribution(self, condition):
-        """`tfd.TransformedDistribution` of data given `condition` (a batch
-        of conditions; None for unconditional flows)."""
+        """`tfd.TransformedDistribution` of data given `condition`, a batch
+        of `b` conditions (None for unconditional flows): batch shape `[b]`,
+        so `.sample()` draws one example per condition and `.log_prob(x)`
+        scores `x[i]` under condition `i`."""
+        condition = self._condition(condition)
+        batch_shape = () if condition is None else tf.shape(condition)[:1]
         return tfd.TransformedDistribution(
-            self.base_distribution,
-            tfb.Invert(self.normalizing_bijector(self._condition(condition))))
-
-    def _check_input(self, x):
-        x = tf.convert_to_tensor(x, dtype=self.compute_dtype)
-        rank = len(self.event_shape)
-        if x.shape.rank is not None and (
-                x.shape.rank <= rank
-                or not x.shape[-rank:].is_compatible_with(self.event_shape)):
-            raise ValueError(
-                f"`x` must have shape [batch, {', '.join(map(str, self.event_shape))}]"
-                f" for this {type(self).__name__}; received shape "
-                f"{x.shape.as_list()}.")
-        return x
+            self._base(batch_shape),
+            tfb.Invert(self.normalizing_bijector(condition)))
 
     def log_prob(self, x, condition=None):
         """Log-density of `x` `[batch, *event_shape]` in nats, shape `[batch]`
-        (given `condition`, `[batch]` labels or `[batch, k]` vectors)."""
-        x = self._check_input(x)
-        f = self.normalizing_bijector(self._condition(condition))
+        (given `condition`: `[batch]` labels or `[batch, k]` vectors, or one
+        condition for every example)."""
+        x = check_samples(x, self.event_shape, self.compute_dtype)
+        batch_size = x.shape[0] if x.shape[0] is not None else tf.shape(x)[0]
+        f = self.normalizing_bijector(self._condition(condition, batch_size))
         return (self.base_distribution.log_prob(f.forward(x))
                 + f.forward_log_det_jacobian(x, event_ndims=len(self.event_shape)))
 
@@ -196,6 +223,7 @@ class Flow(keras.Model):
           temperature: the latent's standard deviation `T` (`T < 1` trades
             diversity for typical samples, as in Glow).
         """
+        n = check_count(n)
         if isinstance(temperature, (int, float)):
             check_positive_float("temperature", temperature)
         z = self.base_distribution.sample(
@@ -247,9 +275,16 @@ class Flow(keras.Model):
                     layer.initializing = False
 
     def fit(self, x=None, y=None, batch_size=None, **kwargs):
-        """`keras.Model.fit`, after initializing ActNorm layers from the first
-        batch of `x` (arrays, or a `tf.data.Dataset` of `x` or `(x, y)`) and
-        building the optimizer."""
+        """`keras.Model.fit`, after checking the data, initializing ActNorm
+        layers from the first batch of `x` (arrays, or a `tf.data.Dataset` of
+        `x` or `(x, y)`) and building the optimizer.
+
+        Raises:
+          TypeError, ValueError: `x` or `y` do not fit the model (checked
+            before training: dtypes, shapes, labels, finite values of arrays).
+          tfgen.errors.NonFiniteLossError: the loss became NaN or infinite.
+        """
+        x, y = self._check_fit_data(x, y)
         if self._uninitialized_actnorms():
             if isinstance(x, tf.data.Dataset):
                 first, first_y, _ = keras.utils.unpack_x_y_sample_weight(next(iter(x)))
@@ -271,7 +306,37 @@ class Flow(keras.Model):
         if optimizer is not None and not optimizer.built:
             with self.distribute_strategy.scope():
                 optimizer.build(self.trainable_variables)
-        return super().fit(x, y, batch_size=batch_size, **kwargs)
+        try:
+            return super().fit(x, y, batch_size=batch_size, **kwargs)
+        except tf.errors.InvalidArgumentError as error:
+            found = _NON_FINITE_STEP.search(error.message)
+            if found is None:
+                raise
+            step = int(found.group(1))
+            raise NonFiniteLossError(
+                f"{_NON_FINITE_LOSS} at step {step}; lower the learning rate or check "
+                "the data.", step) from None
+
+    def _check_fit_data(self, x, y):
+        """Checks arrays, or a dataset's element spec, against the model;
+        returns array inputs as NumPy arrays."""
+        if isinstance(x, tf.data.Dataset):
+            x_spec, y_spec, _ = keras.utils.unpack_x_y_sample_weight(x.element_spec)
+            check_sample_spec(x_spec.dtype, x_spec.shape, self.event_shape)
+            self._require_condition(y_spec is not None)
+            if self.num_classes:
+                check_label_dtype(y_spec.dtype, self.num_classes)
+            return x, y
+        if not isinstance(x, (np.ndarray, tf.Tensor, list, tuple)):
+            return x, y  # generators and PyDatasets: Keras' own checks
+        x = np.asarray(x)
+        check_sample_spec(x.dtype, x.shape, self.event_shape)
+        check_finite_array("x", x)
+        self._require_condition(y is not None)
+        if y is not None:
+            y = np.asarray(y)
+            self._condition(y, len(x))
+        return x, y
 
     # Training.
 
@@ -290,14 +355,21 @@ class Flow(keras.Model):
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
         with tf.GradientTape() as tape:
             nll = -self.log_prob(x, condition)
-            loss = tf.debugging.check_numerics(
-                tf.reduce_mean(nll),
-                "tfgen: the training loss (negative log-likelihood) is not "
-                "finite; lower the learning rate or check the data")
+            loss = tf.reduce_mean(nll)
             scaled_loss = self.optimizer.scale_loss(loss / replicas)
-        gradients = tape.gradient(scaled_loss, self.trainable_weights)
+        gradients = self._gradients_of_finite_loss(
+            loss, tape.gradient(scaled_loss, self.trainable_weights))
         self.optimizer.apply_gradients(zip(gradients, self.trainable_weights))
         return self._update_metrics(nll)
+
+    def _gradients_of_finite_loss(self, loss, gradients):
+        """`gradients`, released only once `loss` is known to be finite: a
+        NaN or infinite loss fails an assertion that names the step, before
+        any update is applied."""
+        step = self.optimizer.iterations + 1
+        with tf.control_dependencies([tf.debugging.Assert(
+                tf.math.is_finite(loss), [_NON_FINITE_LOSS, step])]):
+            return [tf.identity(g) for g in gradients]
 
     def test_step(self, data):
         x, condition, _ = keras.utils.unpack_x_y_sample_weight(data)

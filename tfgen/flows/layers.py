@@ -166,15 +166,20 @@ class CouplingLayer(_FlowLayer):
         self.built = True
 
     def _network(self, x_masked, condition):
-        """Conditioner output on `x_masked` and the `[batch, k]` condition,
-        broadcast over the pixels of images."""
+        """Conditioner output on `x_masked` `[..., *event_shape]` and the
+        `[batch, k]` condition, broadcast over the pixels of images (and
+        over leading sample dimensions, as `distribution.sample(n)` adds)."""
+        pixels = len(self.event_shape) - 1
         if condition is not None:
             condition = tf.broadcast_to(
-                tf.reshape(condition, [-1] + [1] * (len(self.event_shape) - 1)
-                           + [self.condition_size]),
+                tf.reshape(condition, [-1] + [1] * pixels + [self.condition_size]),
                 tf.concat([tf.shape(x_masked)[:-1], [self.condition_size]], 0))
             x_masked = tf.concat([x_masked, condition], -1)
-        return self.network(x_masked)
+        if x_masked.shape.rank == pixels + 2:  # [batch, *event_shape]
+            return self.network(x_masked)
+        batch_shape = tf.shape(x_masked)[:-1 - pixels]
+        out = self.network(tf.reshape(x_masked, [-1, *x_masked.shape[-1 - pixels:]]))
+        return tf.reshape(out, tf.concat([batch_shape, out.shape[1:]], 0))
 
     def _shift_and_log_scale(self, out):
         shift, raw = tf.split(out, 2, axis=-1)
