@@ -47,6 +47,24 @@ def test_train_maf_on_digits_flattens_and_writes_a_sample_grid(tmp_path, capsys)
     assert metrics["num_examples"] == 360 and np.isfinite(metrics["bits_per_dim"])
     # 64 samples of 8x8 pixels on an 8x8 grid, each cell 9 pixels, scaled 3x.
     assert Image.open(out / "samples.png").size == (3 * 73, 3 * 73)
+    # .npy samples are in the data's own units: digits' integer levels.
+    assert main(["sample", str(out), "-n", "6", "--out", str(tmp_path / "s.npy")]) == 0
+    pixels = np.load(tmp_path / "s.npy")
+    assert pixels.shape == (6, 8, 8, 1) and pixels.dtype == np.int32
+    assert pixels.min() >= 0 and pixels.max() <= 16
+    assert main(["eval", str(out)]) == 0  # the run's own data, flattened as in training
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["bits_per_dim"] == \
+        pytest.approx(metrics["bits_per_dim"])
+
+
+def test_image_defaults_are_sized_to_the_data_and_overridable(tmp_path):
+    out = tmp_path / "realnvp"
+    assert main(["train", "realnvp", "--data", "digits", "--steps", "2",
+                 "--set", "hidden_units=[4]", "--out", str(out)]) == 0
+    run = json.loads((out / "run.json").read_text())
+    # The registry's image settings, under the user's --set.
+    assert run["config"]["num_couplings"] == 3 and run["config"]["hidden_units"] == [4]
+    assert run["batch_size"] == 64
 
 
 def test_class_conditional_glow_with_early_stopping(tmp_path, capsys):
@@ -60,8 +78,10 @@ def test_class_conditional_glow_with_early_stopping(tmp_path, capsys):
     assert 1 <= metrics["epochs_run"] <= 3 and np.isfinite(metrics["best_validation_nll"])
     # One row of 10 samples per class: a 10 x 10 grid of 8x8 digits.
     assert Image.open(out / "samples.png").size == (2 * 91, 2 * 91)
+    capsys.readouterr()
     assert main(["sample", str(out), "-n", "3", "--out", str(tmp_path / "rows.png")]) == 0
     assert Image.open(tmp_path / "rows.png").size == (2 * 28, 2 * 91)  # 3 columns, 10 rows
+    assert capsys.readouterr().out.strip() == f"tfgen: wrote 30 samples to {tmp_path}/rows.png"
     assert main(["sample", str(out), "-n", "5", "--label", "4",
                  "--out", str(tmp_path / "four.npy")]) == 0
     assert np.load(tmp_path / "four.npy").shape == (5, 8, 8, 1)
@@ -87,14 +107,17 @@ def test_bad_input_fails_cleanly_without_output(argv, match, tmp_path, capsys):
     assert os.listdir(tmp_path) == []
 
 
-def test_failure_during_training_leaves_no_directory(tmp_path):
+def test_diverging_run_fails_with_one_line_and_no_directory(tmp_path, capsys):
     bad = np.random.default_rng(0).normal(size=(100, 2)) * 1e30  # overflows float32
     np.save(tmp_path / "huge.npy", bad)
     out = tmp_path / "run"
-    with pytest.raises(Exception):
-        main(["train", "realnvp", "--data", str(tmp_path / "huge.npy"), "--steps", "5",
-              "--set", "hidden_units=[4]", "--set", "num_couplings=1", "--out", str(out)])
-    assert not out.exists()
+    assert main(["train", "realnvp", "--data", str(tmp_path / "huge.npy"), "--steps", "5",
+                 "--set", "hidden_units=[4]", "--set", "num_couplings=1",
+                 "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == ("tfgen train: error: the training loss (negative log-likelihood) is not "
+                       "finite at step 1; lower the learning rate or check the data. The "
+                       "learning rate was 0.001.")
     assert sorted(os.listdir(tmp_path)) == ["huge.npy"]
 
 

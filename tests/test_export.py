@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from tfgen import flows
+from tfgen.data import Dequantizer
 from tfgen.export import export
 
 from tests.helpers import conditions, perturb
@@ -36,8 +37,18 @@ for export_dir, x_path, c_path in zip(sys.argv[1::3], sys.argv[2::3], sys.argv[3
         n=tf.constant(-1), seed=tf.constant(0), **{k: v[:0] for k, v in c.items()}))
     if c and c["condition"].dtype == tf.int32:
         error("labels", lambda: loaded.signatures["log_prob"](x=x, condition=c["condition"] + 7))
-    results.append({"log_prob": log_prob.tolist(), "a": draw(3), "b": draw(3), "c": draw(4),
-                    "errors": errors})
+    result = {"log_prob": log_prob.tolist(), "a": draw(3), "b": draw(3), "c": draw(4),
+              "errors": errors}
+    if "to_model" in loaded.signatures:  # a flow of discrete data: its own units too
+        sig = loaded.signatures
+        result["bits_per_dim"] = sig["log_prob"](x=x, **c)["bits_per_dim"].numpy().tolist()
+        pixels = sig["from_model"](x=x)["pixels"]
+        result["pixels"] = pixels.numpy().tolist()
+        result["centres"] = sig["to_model"](pixels=pixels, noise=tf.fill(pixels.shape, 0.5))[
+            "x"].numpy().tolist()
+        result["sampled_pixels"] = sig["sample"](n=tf.constant(5), seed=tf.constant(3), **c5)[
+            "pixels"].numpy().tolist()
+    results.append(result)
 print(json.dumps(results))
 """
 
@@ -48,6 +59,8 @@ MODELS = {
                                                  hidden_channels=4, num_classes=3),
     "maf_vector_conditional": lambda: flows.MAF([2], num_layers=1, hidden_units=[4],
                                                 condition_shape=[3]),
+    "nice_dequantized": lambda: flows.NICE([4], num_couplings=1, hidden_units=[4],
+                                           dequantizer=Dequantizer(17, 0.05)),
 }
 
 
@@ -76,6 +89,15 @@ def test_exports_run_without_tfgen(tmp_path):
         assert np.array_equal(out["a"], out["b"]) and not np.array_equal(out["a"], out["c"])
         np.testing.assert_allclose(out["a"], model.sample(5, None if c is None else c[:5], seed=3),
                                    atol=1e-5, err_msg=name)
+        if model.dequantizer is not None:
+            deq = model.dequantizer
+            np.testing.assert_allclose(out["bits_per_dim"], model.bits_per_dim(
+                -model.log_prob(x), x), rtol=1e-5)
+            np.testing.assert_array_equal(out["pixels"], deq.to_levels(x))
+            np.testing.assert_allclose(out["centres"], deq.to_model(
+                np.array(out["pixels"]), np.full(x.shape, 0.5, np.float32)), atol=1e-6)
+            np.testing.assert_array_equal(out["sampled_pixels"], deq.to_levels(
+                model.sample(5, seed=3)))
         # The signatures check their inputs as the Python methods do.
         assert "`n` must be >= 1" in out["errors"]["n"], name
         if model.num_classes:
@@ -108,3 +130,25 @@ def test_committed_pretrained_export_matches_its_metrics():
     nll = -np.mean(np.concatenate([log_prob(x=tf.constant(test[i:i + 2000]))["log_prob"].numpy()
                                    for i in range(0, len(test), 2000)]))
     assert nll == pytest.approx(metrics["nll"], abs=1e-4)
+
+
+@pytest.mark.parametrize("folder", ["realnvp_digits", "glow_digits"])
+def test_committed_digits_exports_speak_the_data_units(folder):
+    """The shipped digits exports reproduce their test bits/dim (17-level
+    data) from model-space inputs, and sample integer pixel levels."""
+    import os
+
+    import tensorflow as tf
+
+    from tfgen.data import load_data
+
+    path = os.path.join(os.path.dirname(__file__), "..", "saved_models", folder)
+    with open(os.path.join(path, "metrics.json")) as f:
+        metrics = json.load(f)
+    signatures = tf.saved_model.load(os.path.join(path, "saved_model")).signatures
+    (x,) = load_data("digits").dataset("test", 360).take(1)
+    bits = signatures["log_prob"](x=x)["bits_per_dim"].numpy()
+    assert bits.mean() == pytest.approx(metrics["bits_per_dim"], abs=1e-4)
+    pixels = signatures["sample"](n=tf.constant(8), seed=tf.constant(0))["pixels"].numpy()
+    assert pixels.shape == (8, 8, 8, 1) and pixels.dtype == np.int32
+    assert 0 <= pixels.min() and pixels.max() <= 16

@@ -2,11 +2,29 @@
 
 Subpackages: `bijectors` (pure TFP bijectors), `flows` (Keras flow models),
 `data` (toys, digits, files, TFDS), `testing` (public checks), `export`
-(SavedModels), `registry` (model names), `cli` (the `tfgen` command).
+(SavedModels), `registry` (model names), `training` (a `tfgen train` run),
+`callbacks`, `errors`, `cli` (the `tfgen` command).
+
+Subpackages load on first use (`tfgen.flows`, `from tfgen import flows`), so
+that `import tfgen` and the command line's argument parsing do not wait for
+TensorFlow.
 """
 
-from tfgen import bijectors, data, export, flows, registry, testing
+import importlib
 
 __version__ = "0.1.0"
 
-__all__ = ["bijectors", "data", "export", "flows", "registry", "testing", "__version__"]
+_SUBPACKAGES = ("bijectors", "callbacks", "data", "errors", "export", "flows", "registry",
+                "testing", "training")
+
+__all__ = [*_SUBPACKAGES, "__version__"]
+
+
+def __getattr__(name):
+    if name in _SUBPACKAGES:
+        return importlib.import_module(f"tfgen.{name}")
+    raise AttributeError(f"module 'tfgen' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_SUBPACKAGES))

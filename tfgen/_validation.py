@@ -4,6 +4,7 @@ Each raises `ValueError` or `TypeError` naming the argument and the value.
 """
 
 import numbers
+import os
 
 import numpy as np
 
@@ -11,8 +12,10 @@ __all__ = [
     "check_event_shape",
     "check_finite_array",
     "check_hidden_units",
+    "check_out_dir",
     "check_positive_int",
     "check_positive_float",
+    "check_train_arguments",
 ]
 
 
@@ -80,3 +83,49 @@ def check_finite_array(name, array):
             f"`{name}` holds non-finite values (NaN or Inf), first at row "
             f"{first} of {len(array) if array.ndim else 1}.")
     return array
+
+
+def check_train_arguments(steps, epochs, batch_size, lr, lr_schedule, patience,
+                          validation_every, out):
+    """The budget and settings of a training run (`tfgen.training.train`,
+    `tfgen train`), checked before anything is loaded; names the flags."""
+    if steps is not None and epochs is not None:
+        raise ValueError(
+            f"Pass `--steps` or `--epochs`, not both; received --steps {steps}, "
+            f"--epochs {epochs}.")
+    for name, value in (("steps", steps), ("epochs", epochs), ("batch-size", batch_size),
+                        ("patience", patience), ("validation-every", validation_every)):
+        if value is not None and (not _is_int(value) or value < 1):
+            raise ValueError(f"`--{name}` must be an int >= 1; received {value!r}.")
+    if not isinstance(lr, numbers.Real) or not np.isfinite(lr) or lr <= 0:
+        raise ValueError(f"`--lr` must be finite and > 0; received {lr!r}.")
+    if lr_schedule not in ("cosine", "constant"):
+        raise ValueError(
+            f"`--lr-schedule` must be 'cosine' or 'constant'; received {lr_schedule!r}.")
+    if validation_every is not None and epochs is not None:
+        raise ValueError(
+            f"`--validation-every` {validation_every} applies to `--steps` runs; with "
+            f"`--epochs` early stopping validates after every epoch.")
+    if validation_every is not None and patience is None:
+        raise ValueError(
+            f"`--validation-every` {validation_every} sets how often early stopping "
+            f"validates: pass `--patience` too.")
+    check_out_dir(out)
+
+
+def check_out_dir(out):
+    """Raises unless the run directory `out` can be created: it does not
+    exist (or is an empty directory) and its nearest existing parent is a
+    writable directory."""
+    given, out = out, os.path.abspath(os.fspath(out))
+    if os.path.isdir(out):
+        if os.listdir(out):
+            raise ValueError(f"`--out` {given!r} exists and is not empty.")
+        return
+    if os.path.exists(out):
+        raise ValueError(f"`--out` {given!r} exists and is a file, not a directory.")
+    parent = os.path.dirname(out)
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent) or not os.access(parent, os.W_OK | os.X_OK):
+        raise ValueError(f"`--out` {given!r}: {parent!r} is not a writable directory.")

@@ -92,3 +92,46 @@ def test_tfds_loaders_with_mock_data(name, shape):
         metrics = source.metrics(model, "test", batch_size=5)
     assert metrics["num_examples"] == 12
     assert metrics["bits_per_dim"] == pytest.approx(8.0, abs=1e-4)
+
+
+def _counting_source(n=50, classes=3):
+    """Example i is the number i, labeled i % classes."""
+    x = np.arange(n, dtype=np.float32)[:, None]
+    splits = {"train": x, "validation": x[:4], "test": x[:4]}
+    labels = {split: (array[:, 0] % classes).astype(np.int32) for split, array in splits.items()}
+    return data.ArraySource("count", splits, labels=labels, num_classes=classes)
+
+
+def test_training_batches_cover_each_pass_once_in_fresh_orders():
+    source = _counting_source()
+    epoch = source.dataset("train", 16, labels=True)
+    assert int(epoch.cardinality()) == 4
+    passes = []
+    for _ in range(2):
+        batches = list(epoch)
+        assert [len(x) for x, _ in batches] == [16, 16, 16, 2]  # the last one partial
+        x = np.concatenate([x.numpy()[:, 0] for x, _ in batches])
+        y = np.concatenate([y.numpy() for _, y in batches])
+        np.testing.assert_array_equal(np.sort(x), np.arange(50))
+        np.testing.assert_array_equal(y, x % 3)  # labels travel with their examples
+        passes.append(x)
+    assert not np.array_equal(*passes)  # a new order at every iteration
+
+    # Repeated passes: full batches of a static shape, no example twice in a pass.
+    stream = source.dataset("train", 16, seed=1, repeat=True)
+    assert stream.element_spec.shape == [16, 1]
+    values = np.stack([b.numpy()[:, 0] for b in stream.take(9)]).reshape(3, 48)
+    assert all(len(set(p)) == 48 for p in values) and len({tuple(p) for p in values}) == 3
+    again = np.stack([b.numpy()[:, 0] for b in source.dataset("train", 16, seed=1,
+                                                                repeat=True).take(9)])
+    np.testing.assert_array_equal(again.reshape(3, 48), values)  # deterministic in the seed
+    other = np.stack([b.numpy()[:, 0] for b in source.dataset("train", 16, seed=2,
+                                                                repeat=True).take(3)])
+    assert not np.array_equal(other.reshape(48), values[0])
+
+
+def test_digits_training_batches_are_dequantized_in_their_bins():
+    source = data.digits(logit_alpha=0.05)
+    (x,) = source.dataset("train", 1257, shuffle=False).take(1)
+    noise = source.to_pixels(x) * 17 - data.digits_split()[0]
+    assert noise.min() > -1e-3 and noise.max() < 1 + 1e-3 and 0.45 < noise.mean() < 0.55

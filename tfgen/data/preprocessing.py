@@ -33,6 +33,7 @@ class Dequantizer:
     deq = Dequantizer(levels=17, logit_alpha=0.05)
     z = deq.to_model(x_int)                  # noisy, float32
     bpd = deq.bits_per_dim(nll_z, z)         # per example
+    deq.to_levels(z)                         # == x_int
     ```
     """
 
@@ -65,8 +66,31 @@ class Dequantizer:
         """Model space -> [0, 1] intensities (for pictures)."""
         return tf.clip_by_value(self.bijector.inverse(z), 0.0, 1.0)
 
+    def to_levels(self, z):
+        """Model space -> the discrete data's int32 levels `0 .. L-1`: the
+        bin `floor(L y)` that `y` falls in (a sample of the discrete model
+        whose bits/dim `bits_per_dim` bounds)."""
+        levels = tf.floor(self.levels * self.bijector.inverse(z))
+        return tf.cast(tf.clip_by_value(levels, 0.0, self.levels - 1.0), tf.int32)
+
+    def get_config(self):
+        return {"levels": self.levels, "logit_alpha": self.logit_alpha}
+
+    @classmethod
+    def from_config(cls, config):
+        """A `Dequantizer` from `get_config()`'s dict; also takes a
+        `Dequantizer` or None (returned as they are)."""
+        if config is None or isinstance(config, cls):
+            return config
+        if not isinstance(config, dict):
+            raise TypeError(
+                f"`dequantizer` must be a tfgen.data.Dequantizer, a dict of its arguments or "
+                f"None; received {config!r}.")
+        return cls(**config)
+
     def bits_per_dim(self, nll, z):
         """Bits/dim of the discrete data from model-space NLL (nats) and `z`."""
+        z = tf.convert_to_tensor(z)
         event_ndims = z.shape.rank - 1
         size = math.prod(z.shape[1:])
         nll_y = nll + self.bijector.inverse_log_det_jacobian(z, event_ndims=event_ndims)

@@ -42,8 +42,17 @@ class TfdsSource(DataSource):
         import tensorflow as tf
         import tensorflow_datasets as tfds
 
-        data = tfds.load(self.name, split=_TFDS_SPLITS[split],
-                         data_dir=self.data_dir, download=False)
+        try:
+            data = tfds.load(self.name, split=_TFDS_SPLITS[split],
+                             data_dir=self.data_dir, download=False)
+        except AssertionError:  # TFDS asserts that the data is prepared
+            builder = tfds.builder(self.name, data_dir=self.data_dir)
+            if builder.is_prepared():
+                raise
+            raise ValueError(
+                f"`tfds:{self.name}` is not prepared in {builder.data_dir!r}, and nothing is "
+                f"downloaded here: prepare it where the internet is reachable "
+                f"(`tfds build {self.name}`) and copy the folder, or pass `data_dir`.") from None
         if labels:
             return data.map(lambda e: (e["image"], tf.cast(e["label"], tf.int32)))
         return data.map(lambda example: example["image"])

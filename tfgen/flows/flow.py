@@ -18,9 +18,10 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfgen.errors import NonFiniteLossError
 from tfgen._validation import (
     check_event_shape, check_finite_array, check_positive_float, check_positive_int)
+from tfgen.data.preprocessing import Dequantizer
+from tfgen.errors import NonFiniteLossError
 from tfgen.flows.actnorm import ActNormLayer
 from tfgen.flows.inputs import (
     check_count, check_label_dtype, check_labels, check_sample_spec, check_samples)
@@ -51,9 +52,11 @@ class Flow(keras.Model):
     `train_step` minimizes the negative log-likelihood (nats) averaged over the
     global batch (under `tf.distribute`, each replica's mean is divided by the
     number of replicas, and the optimizer sums the replicas' gradients);
-    `train_step` and `test_step` report `nll` and `bits_per_dim`
-    (`nll / (D ln 2)`, `D` the event size, of the data as the model sees it).
-    A non-finite loss stops training with an `InvalidArgumentError`.
+    `train_step` and `test_step` report `nll` (nats, in model space) and
+    `bits_per_dim`: of the discrete data when the flow has a `dequantizer`
+    (the figure `tfgen eval` reports for digits), else `nll / (D ln 2)` with
+    `D` the event size. A non-finite loss stops `fit` with
+    `tfgen.errors.NonFiniteLossError`.
 
     Conditional flows (`num_classes` or `condition_shape` set) take the
     condition as Keras' `y`: `fit(x, labels)` or a dataset of `(x, labels)`.
@@ -67,6 +70,11 @@ class Flow(keras.Model):
         `[0, num_classes)`, fed to the conditioners one-hot.
       condition_shape: vector-conditional flow: conditions are float vectors
         `[k]` (pass one of `num_classes`, `condition_shape`, or neither).
+      dequantizer: for discrete data, the `tfgen.data.Dequantizer` (or its
+        `get_config()` dict) that maps it to the model space the flow sees:
+        `log_prob` and `sample` stay in model space; metrics report the
+        discrete data's bits/dim, and exports add signatures to and from
+        the data's integer levels (see `serving_endpoints`).
 
     Attributes:
       bijector: a fresh `tfb.Bijector` mapping latent to data (TFP's
@@ -80,9 +88,11 @@ class Flow(keras.Model):
     # Event ranks the subclass takes: 1 (vectors), 3 (images).
     event_ranks = (1, 3)
 
-    def __init__(self, event_shape, num_classes=None, condition_shape=None, **kwargs):
+    def __init__(self, event_shape, num_classes=None, condition_shape=None, dequantizer=None,
+                 **kwargs):
         super().__init__(**kwargs)
         self.event_shape = check_event_shape(event_shape)
+        self.dequantizer = Dequantizer.from_config(dequantizer)
         self.event_size = int(np.prod(self.event_shape))
         if num_classes is not None and condition_shape is not None:
             raise ValueError(
@@ -232,25 +242,58 @@ class Flow(keras.Model):
         return self.normalizing_bijector(self._condition(condition, n)).inverse(z)
 
     def serving_endpoints(self):
-        """Endpoints for `tfgen.export.export`: `log_prob(x)` and
-        `sample(n, seed)`; conditional flows add `condition` to both
-        (`[batch]` int32 labels or `[batch, k]` floats, one per example)."""
+        """Endpoints for `tfgen.export.export`.
+
+        `log_prob(x)` -> `{"log_prob"}` and `sample(n, seed)` ->
+        `{"samples"}`, in model space; conditional flows add `condition` to
+        both (`[batch]` int32 labels or `[batch, k]` floats, one per
+        example). Flows with a `dequantizer` also speak the data's own units,
+        the int32 levels `0 .. L-1` ("pixels": 0..16 for digits):
+        `log_prob` adds `bits_per_dim` (of the discrete data), `sample` adds
+        `pixels`, `to_model(pixels, noise)` -> `{"x"}` dequantizes (`noise`
+        in [0, 1) of the same shape: uniform draws, or 0.5 for bin centres)
+        and `from_model(x)` -> `{"pixels", "intensities"}` (in [0, 1]).
+        """
         x_spec = tf.TensorSpec([None, *self.event_shape], tf.float32, name="x")
         n_spec = tf.TensorSpec([], tf.int32, name="n")
         seed_spec = tf.TensorSpec([], tf.int32, name="seed")
-        if not self.conditional:
-            return {
-                "log_prob": (lambda x: {"log_prob": self.log_prob(x)}, [x_spec]),
-                "sample": (lambda n, seed: {"samples": self.sample(n, seed=seed)},
-                           [n_spec, seed_spec]),
-            }
         c_spec = (tf.TensorSpec([None], tf.int32, name="condition") if self.num_classes
                   else tf.TensorSpec([None, self.condition_size], tf.float32, name="condition"))
-        return {
-            "log_prob": (lambda x, c: {"log_prob": self.log_prob(x, c)}, [x_spec, c_spec]),
-            "sample": (lambda n, c, seed: {"samples": self.sample(n, c, seed=seed)},
-                       [n_spec, c_spec, seed_spec]),
-        }
+        if self.conditional:
+            endpoints = {
+                "log_prob": (lambda x, condition: self._serve_log_prob(x, condition),
+                             [x_spec, c_spec]),
+                "sample": (lambda n, condition, seed: self._serve_sample(n, condition, seed),
+                           [n_spec, c_spec, seed_spec]),
+            }
+        else:
+            endpoints = {
+                "log_prob": (lambda x: self._serve_log_prob(x), [x_spec]),
+                "sample": (lambda n, seed: self._serve_sample(n, None, seed),
+                           [n_spec, seed_spec]),
+            }
+        if self.dequantizer is not None:
+            pixels_spec = tf.TensorSpec([None, *self.event_shape], tf.int32, name="pixels")
+            noise_spec = tf.TensorSpec([None, *self.event_shape], tf.float32, name="noise")
+            endpoints["to_model"] = (
+                lambda pixels, noise: {"x": self.dequantizer.to_model(pixels, noise)},
+                [pixels_spec, noise_spec])
+            endpoints["from_model"] = (
+                lambda x: {"pixels": self.dequantizer.to_levels(x),
+                           "intensities": self.dequantizer.from_model(x)}, [x_spec])
+        return endpoints
+
+    def _serve_log_prob(self, x, condition=None):
+        log_prob = self.log_prob(x, condition)
+        if self.dequantizer is None:
+            return {"log_prob": log_prob}
+        return {"log_prob": log_prob, "bits_per_dim": self.bits_per_dim(-log_prob, x)}
+
+    def _serve_sample(self, n, condition, seed):
+        samples = self.sample(n, condition, seed=seed)
+        if self.dequantizer is None:
+            return {"samples": samples}
+        return {"samples": samples, "pixels": self.dequantizer.to_levels(samples)}
 
     # Data-dependent initialization (ActNorm).
 
@@ -344,10 +387,16 @@ class Flow(keras.Model):
     def metrics(self):
         return [self.nll_tracker, self.bits_per_dim_tracker]
 
-    def _update_metrics(self, nll):
+    def bits_per_dim(self, nll, x):
+        """Bits/dim of examples `x` (model space) whose NLL is `nll`: of the
+        discrete data when the flow has a dequantizer."""
+        if self.dequantizer is not None:
+            return self.dequantizer.bits_per_dim(nll, x)
+        return nll / (self.event_size * math.log(2.0))
+
+    def _update_metrics(self, nll, x):
         self.nll_tracker.update_state(nll)
-        self.bits_per_dim_tracker.update_state(
-            nll / (self.event_size * math.log(2.0)))
+        self.bits_per_dim_tracker.update_state(self.bits_per_dim(nll, x))
         return {m.name: m.result() for m in self.metrics}
 
     def train_step(self, data):
@@ -360,7 +409,7 @@ class Flow(keras.Model):
         gradients = self._gradients_of_finite_loss(
             loss, tape.gradient(scaled_loss, self.trainable_weights))
         self.optimizer.apply_gradients(zip(gradients, self.trainable_weights))
-        return self._update_metrics(nll)
+        return self._update_metrics(nll, x)
 
     def _gradients_of_finite_loss(self, loss, gradients):
         """`gradients`, released only once `loss` is known to be finite: a
@@ -373,8 +422,9 @@ class Flow(keras.Model):
 
     def test_step(self, data):
         x, condition, _ = keras.utils.unpack_x_y_sample_weight(data)
-        return self._update_metrics(-self.log_prob(x, condition))
+        return self._update_metrics(-self.log_prob(x, condition), x)
 
     def get_config(self):
         return {"name": self.name, "event_shape": self.event_shape,
-                "num_classes": self.num_classes, "condition_shape": self.condition_shape}
+                "num_classes": self.num_classes, "condition_shape": self.condition_shape,
+                "dequantizer": None if self.dequantizer is None else self.dequantizer.get_config()}
