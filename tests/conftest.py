@@ -25,7 +25,7 @@ def _seed_everything():
 
 # Files whose tests run longest (a subprocess, CLI trainings) go first, so
 # that the `pytest -n 2` workers of `make test` finish together.
-_LONGEST_FIRST = ("test_export.py", "test_cli.py")
+_LONGEST_FIRST = ("test_readme.py", "test_export.py", "test_cli_errors.py", "test_cli.py")
 
 
 def pytest_collection_modifyitems(items):

@@ -23,11 +23,11 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 
 import numpy as np
 import yaml
 
+from tfgen._files import write_atomically
 from tfgen._validation import check_train_arguments
 from tfgen.errors import NonFiniteLossError
 
@@ -144,24 +144,6 @@ def _check_file_out(path, suffixes, flag="--out"):
         raise ValueError(f"`{flag}` {path!r} is a directory.")
 
 
-def _write_atomically(path, write):
-    """`write(temporary_path)`, then the file moves to `path`: an error or
-    an interrupt leaves no partial file."""
-    folder, name = os.path.split(os.path.abspath(path))
-    suffix = os.path.splitext(name)[1]
-    handle, temporary = tempfile.mkstemp(prefix=f".{name}.partial-", suffix=suffix, dir=folder)
-    os.close(handle)
-    try:
-        write(temporary)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes it 0600
-        os.replace(temporary, path)
-    except BaseException:
-        os.remove(temporary)
-        raise
-
-
 def _sample(args):
     if args.n < 1:
         raise ValueError(f"`-n` must be >= 1; received {args.n}.")
@@ -191,13 +173,13 @@ def _sample(args):
         values = samples if deq is None else deq.to_levels(samples).numpy()
         if image_shape:
             values = values.reshape([len(values), *image_shape])
-        _write_atomically(args.out, lambda path: np.save(path, values))
+        write_atomically(args.out, lambda path: np.save(path, values))
     elif image_shape:
         pixels = samples if deq is None else deq.from_model(samples).numpy()
-        _write_atomically(args.out, lambda path: plots.image_grid_png(
+        write_atomically(args.out, lambda path: plots.image_grid_png(
             pixels.reshape([len(pixels), *image_shape]), path, columns=columns))
     else:
-        _write_atomically(args.out, lambda path: plots.scatter_png(samples[:, :2], path))
+        write_atomically(args.out, lambda path: plots.scatter_png(samples[:, :2], path))
     print(f"tfgen: wrote {len(samples)} samples to {args.out}")
 
 

@@ -3,7 +3,9 @@
 The SavedModel needs nothing from tfgen (or TFP) to load: its signatures are
 plain TensorFlow graphs. Each model family lists its endpoints in
 `serving_endpoints()`: name -> (function returning a dict, input signature).
-Flows export `log_prob(x)` and `sample(n, seed)`.
+Flows export `log_prob(x)` and `sample(n, seed)`, in model space; flows of
+discrete data (with a dequantizer) add the data's integer levels: see
+`tfgen.flows.Flow.serving_endpoints`.
 
     loaded = tf.saved_model.load(path)
     loaded.signatures["log_prob"](x=x)["log_prob"]
@@ -11,10 +13,10 @@ Flows export `log_prob(x)` and `sample(n, seed)`.
 """
 
 import os
-import shutil
-import tempfile
 
 from keras.export import ExportArchive
+
+from tfgen._files import staged_dir
 
 __all__ = ["export"]
 
@@ -45,14 +47,6 @@ def export(model, path, overwrite=False):
     archive.track(model)
     for name, (fn, signature) in model.serving_endpoints().items():
         archive.add_endpoint(name, fn, input_signature=signature)
-    parent = os.path.dirname(path)
-    os.makedirs(parent, exist_ok=True)
-    staging = tempfile.mkdtemp(prefix=".export-", dir=parent)
-    try:
-        archive.write_out(os.path.join(staging, "saved_model"), verbose=False)
-        if os.path.exists(path):
-            shutil.rmtree(path)
-        os.replace(os.path.join(staging, "saved_model"), path)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    with staged_dir(path, replace=overwrite) as staging:
+        archive.write_out(staging, verbose=False)
     return path

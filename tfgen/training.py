@@ -20,13 +20,12 @@ without the first call, which traces the step, and without validation) and
 import json
 import math
 import os
-import shutil
-import tempfile
 
 import keras
 import numpy as np
 
 from tfgen import callbacks, plots, registry
+from tfgen._files import staged_dir
 from tfgen._validation import check_train_arguments
 from tfgen.data import load_data
 from tfgen.errors import NonFiniteLossError
@@ -190,34 +189,6 @@ def build_model(name, event_shape, config):
                 f"{name} has no constructor argument among {sorted(config)}: "
                 f"{error}") from None
         raise
-
-
-class staged_dir:
-    """Context manager: yields a staging directory beside `path` that
-    becomes `path` when the block succeeds and is removed when it fails.
-    The directory gets the permissions the umask gives a new directory."""
-
-    def __init__(self, path):
-        self.path = path
-
-    def __enter__(self):
-        parent = os.path.dirname(self.path)
-        os.makedirs(parent, exist_ok=True)
-        self.staging = tempfile.mkdtemp(prefix=f".{os.path.basename(self.path)}.partial-",
-                                        dir=parent)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(self.staging, 0o777 & ~umask)  # mkdtemp makes it 0700
-        return self.staging
-
-    def __exit__(self, kind, value, traceback):
-        if kind is not None:
-            shutil.rmtree(self.staging, ignore_errors=True)
-            return False
-        if os.path.isdir(self.path):
-            os.rmdir(self.path)  # empty: checked before training
-        os.replace(self.staging, self.path)
-        return False
 
 
 def write_json(path, obj):
