@@ -16,6 +16,21 @@ import keras  # noqa: E402
 import pytest  # noqa: E402
 
 
+@pytest.fixture
+def float64():
+    """Models built inside the test are float64 (Keras 3 and TFP's tf_keras)."""
+    import tf_keras
+
+    # Keras caches its global dtype policy at the first layer: set both.
+    keras.config.set_floatx("float64")
+    keras.config.set_dtype_policy("float64")
+    tf_keras.backend.set_floatx("float64")  # TFP's MADE is a tf_keras layer
+    yield
+    keras.config.set_floatx("float32")
+    keras.config.set_dtype_policy("float32")
+    tf_keras.backend.set_floatx("float32")
+
+
 @pytest.fixture(autouse=True)
 def _seed_everything():
     """Each test starts from the same Python, NumPy, TF and Keras seeds, so

@@ -102,7 +102,8 @@ import sys
 from tfgen.cli import main
 codes = []
 for argv in (["--help"], ["train"], ["train", "realnvp", "--data", "two_moons", "--steps",
-             "0", "--out", {str(tmp_path / 'o')!r}], ["frobnicate"]):
+             "0", "--out", {str(tmp_path / 'o')!r}], ["frobnicate"],
+             ["train", "flowzilla", "--data", "two_moons", "--out", {str(tmp_path / 'o')!r}]):
     try:
         codes.append(main(argv))
     except SystemExit as exit:
@@ -112,7 +113,7 @@ print(codes, sorted(m for m in ("tensorflow", "keras", "tensorflow_probability")
 """
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True)
-    assert result.stdout.strip().splitlines()[-1] == "[0, 2, 2, 2] []"
+    assert result.stdout.strip().splitlines()[-1] == "[0, 2, 2, 2, 2] []"
 
 
 def test_interrupt_exits_130_with_one_line_and_nothing_written(tmp_path):

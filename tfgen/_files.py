@@ -13,7 +13,16 @@ __all__ = ["staged_dir", "write_atomically"]
 
 
 def _umask():
-    umask = os.umask(0)
+    """The process's umask, read without changing it where Linux tells it
+    (setting it, the only portable way, affects files other threads create)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    umask = os.umask(0o077)  # meanwhile, files come out private, never open
     os.umask(umask)
     return umask
 
@@ -27,6 +36,10 @@ def staged_dir(path, replace=False):
       path: the directory to create; it may exist only as an empty
         directory, unless `replace`.
       replace: an existing `path` is removed (once the block has succeeded).
+
+    Raises:
+      ValueError: `path` could not take the finished output (it was filled
+        meanwhile, say); the staging directory is kept, and named.
     """
     path = os.path.abspath(os.fspath(path))
     parent = os.path.dirname(path)
@@ -35,14 +48,19 @@ def staged_dir(path, replace=False):
     try:
         os.chmod(staging, 0o777 & ~_umask())
         yield staging
-        if os.path.isdir(path) and replace:
-            shutil.rmtree(path)
-        elif os.path.isdir(path):
-            os.rmdir(path)  # an empty directory: the caller checked
-        os.replace(staging, path)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    try:
+        if os.path.isdir(path) and replace:
+            shutil.rmtree(path)
+        elif os.path.isdir(path):
+            os.rmdir(path)  # empty when the caller checked; not if filled since
+        os.replace(staging, path)
+    except OSError as error:
+        raise ValueError(
+            f"{path!r} could not take the output ({error.strerror}); it is kept in "
+            f"{staging!r}.") from None
 
 
 def write_atomically(path, write):

@@ -75,6 +75,8 @@ def check_finite_array(name, array):
     if not np.issubdtype(array.dtype, np.number):
         raise TypeError(
             f"`{name}` must hold numbers; received dtype {array.dtype}.")
+    if array.ndim and not len(array):
+        raise ValueError(f"`{name}` holds no examples; received shape {array.shape}.")
     bad = ~np.isfinite(array.reshape(len(array), -1)).all(axis=1) \
         if array.ndim else ~np.isfinite(array)
     if np.any(bad):
@@ -97,8 +99,7 @@ def check_train_arguments(steps, epochs, batch_size, lr, lr_schedule, patience,
                         ("patience", patience), ("validation-every", validation_every)):
         if value is not None and (not _is_int(value) or value < 1):
             raise ValueError(f"`--{name}` must be an int >= 1; received {value!r}.")
-    if not isinstance(lr, numbers.Real) or not np.isfinite(lr) or lr <= 0:
-        raise ValueError(f"`--lr` must be finite and > 0; received {lr!r}.")
+    check_positive_float("--lr", lr)
     if lr_schedule not in ("cosine", "constant"):
         raise ValueError(
             f"`--lr-schedule` must be 'cosine' or 'constant'; received {lr_schedule!r}.")

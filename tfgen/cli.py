@@ -30,6 +30,7 @@ import yaml
 from tfgen._files import write_atomically
 from tfgen._validation import check_train_arguments
 from tfgen.errors import NonFiniteLossError
+from tfgen.registry import MODELS, check_model_name
 
 __all__ = ["build_parser", "main"]
 
@@ -37,7 +38,7 @@ _EXIT_USAGE, _EXIT_INTERRUPTED = 2, 130
 
 
 def _yaml_error(error):
-    """The first line of a YAML parser error (where and what)."""
+    """A YAML parser error (where and what) on one line."""
     return " ".join(str(error).split())
 
 
@@ -78,6 +79,7 @@ def _model_kwargs(args):
 
 
 def _train(args):
+    check_model_name(args.model)
     check_train_arguments(steps=args.steps, epochs=args.epochs, batch_size=args.batch_size,
                           lr=args.lr, lr_schedule=args.lr_schedule, patience=args.patience,
                           validation_every=args.validation_every, out=args.out)
@@ -104,13 +106,14 @@ def _load_run(run_dir):
     import tfgen.flows  # noqa: F401  registers the serializable classes
     from tfgen.data import Dequantizer
 
-    run = {"dequantizer": None}
+    run = {}
     if os.path.isfile(os.path.join(run_dir, "run.json")):
         with open(os.path.join(run_dir, "run.json")) as f:
             run = json.load(f)
     model = keras.models.load_model(path)
     if model.dequantizer is None and run.get("dequantizer"):
-        model.dequantizer = Dequantizer.from_config(run["dequantizer"])  # older runs
+        # Runs written before flows carried their dequantizer.
+        model.dequantizer = Dequantizer.from_config(run["dequantizer"])
     return model, run
 
 
@@ -133,15 +136,16 @@ def _eval(args):
     print(json.dumps(metrics, sort_keys=True))
 
 
-def _check_file_out(path, suffixes, flag="--out"):
-    """Raises unless `path` ends in one of `suffixes` and its folder exists."""
+def _check_file_out(path, suffixes):
+    """Raises unless `--out` `path` ends in one of `suffixes` and its folder
+    exists."""
     if not path.endswith(suffixes):
-        raise ValueError(f"`{flag}` must end in {' or '.join(suffixes)}; received {path!r}.")
+        raise ValueError(f"`--out` must end in {' or '.join(suffixes)}; received {path!r}.")
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
-        raise ValueError(f"`{flag}` {path!r}: the folder {folder!r} does not exist.")
+        raise ValueError(f"`--out` {path!r}: the folder {folder!r} does not exist.")
     if os.path.isdir(path):
-        raise ValueError(f"`{flag}` {path!r} is a directory.")
+        raise ValueError(f"`--out` {path!r} is a directory.")
 
 
 def _sample(args):
@@ -197,10 +201,8 @@ def _export(args):
 
 
 def _models(args):
-    from tfgen.registry import MODELS
-
     for name, cls in MODELS.items():
-        print(f"{name:10s} {cls.__module__}.{cls.__name__}")
+        print(f"{name:10s} {cls}")
 
 
 def _data(args):

@@ -68,11 +68,16 @@ def train(model, data, out, steps=None, epochs=None, batch_size=None, lr=1e-3,
       ValueError, TypeError: bad arguments, naming them.
       tfgen.errors.NonFiniteLossError: the loss diverged.
     """
+    # The CLI checked these before importing TensorFlow; Python callers not.
+    registry.check_model_name(model)
     check_train_arguments(steps=steps, epochs=epochs, batch_size=batch_size, lr=lr,
                           lr_schedule=lr_schedule, patience=patience,
                           validation_every=validation_every, out=out)
     out = os.path.abspath(out)
     config = dict(config or {})
+    for name in ("event_shape", "dequantizer"):
+        if name in config:
+            raise ValueError(f"`{name}` comes from the data; do not set it.")
     keras.utils.set_random_seed(seed)
     source = load_data(data)
     if conditional:
@@ -128,8 +133,7 @@ def train(model, data, out, steps=None, epochs=None, batch_size=None, lr=1e-3,
     run = {"model": model, "data": data, "config": config,
            "image_shape": source.image_shape, "steps": steps_run, "batch_size": batch_size,
            "lr": lr, "lr_schedule": lr_schedule, "seed": seed, "conditional": conditional,
-           "patience": patience, "validation_every": plan["validation_every"],
-           "dequantizer": config.get("dequantizer")}
+           "patience": patience, "validation_every": plan["validation_every"]}
     with staged_dir(out) as staging:
         flow.save(os.path.join(staging, "model.keras"))
         export(flow, os.path.join(staging, "saved_model"))
@@ -179,8 +183,6 @@ def build_model(name, event_shape, config):
     """`registry.get_model_class(name)(event_shape=..., **config)`, with an
     unknown argument reported as a ValueError naming it."""
     cls = registry.get_model_class(name)
-    if "event_shape" in config:
-        raise ValueError("`event_shape` comes from the data; do not set it.")
     try:
         return cls(event_shape=event_shape, **config)
     except TypeError as error:

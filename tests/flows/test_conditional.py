@@ -5,7 +5,6 @@ take conditions."""
 import keras
 import numpy as np
 import pytest
-import tf_keras
 
 from tfgen import flows
 from tfgen.testing import check_bijector
@@ -79,25 +78,13 @@ def test_conditions_are_required_exactly_for_conditional_flows():
         CONDITIONAL["maf"]().log_prob(x, np.zeros([2, 3], np.float32))
 
 
-@pytest.fixture
-def float64():
-    # Keras caches its global dtype policy at the first layer: set both.
-    keras.config.set_floatx("float64")
-    keras.config.set_dtype_policy("float64")
-    tf_keras.backend.set_floatx("float64")  # TFP's MADE is a tf_keras layer
-    yield
-    keras.config.set_floatx("float32")
-    keras.config.set_dtype_policy("float32")
-    tf_keras.backend.set_floatx("float32")
-
-
 @pytest.mark.parametrize("make", [
     lambda: flows.MAF([3], num_layers=2, hidden_units=[8], condition_shape=[2]),
     lambda: flows.IAF([3], num_layers=2, hidden_units=[8], num_classes=4),
     lambda: flows.Glow([8, 8, 1], num_levels=2, num_steps=2, hidden_channels=4,
                        condition_shape=[2]),
 ], ids=["maf", "iaf", "glow_8x8x1"])
-def test_float64_exactness_withconditions(make, float64):
+def test_float64_exactness_with_conditions(make, float64):
     """The models' own bijectors, built in float64, against the numerical
     Jacobian; Glow on an 8x8x1 input after ActNorm initialization."""
     model = perturb(make(), scale=0.3)

@@ -158,6 +158,16 @@ def test_non_finite_loss_stops_training_naming_the_step():
     assert all(np.all(np.isfinite(w)) for w in model.get_weights())
 
 
+def test_non_finite_loss_stops_training_under_xla():
+    """XLA drops the step's assertion: the loss is checked after each execution."""
+    model = flows.RealNVP([2], num_couplings=2, hidden_units=[4])
+    model.compile(optimizer="adam", jit_compile=True)
+    x = np.zeros([32, 2], np.float32)
+    x[11, 1] = 1e30
+    with pytest.raises(NonFiniteLossError, match="not finite by step 2 .under XLA"):
+        model.fit(x, batch_size=8, epochs=1, verbose=0, shuffle=False)
+
+
 def test_fit_traces_the_train_step_once(monkeypatch):
     """`Flow.fit` builds the optimizer first, so tf.function does not trace
     `train_step` a second time after creating the optimizer's variables."""

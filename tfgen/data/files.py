@@ -27,14 +27,16 @@ def _load(path):
         raise ValueError(f"{path!r} is not {kind}: {error}") from None
 
 
-def _checked(path, arrays):
-    """`arrays` after checking each holds finite float samples."""
+def _checked(path, arrays, min_examples):
+    """`arrays` after checking each holds finite float samples, at least
+    `min_examples` of them."""
     for name, array in arrays.items():
         label = path if name is None else f"{path}[{name!r}]"
-        if not np.issubdtype(array.dtype, np.floating) or array.ndim < 2 or len(array) < 3:
+        if (not np.issubdtype(array.dtype, np.floating) or array.ndim < 2
+                or len(array) < min_examples):
             raise ValueError(
-                f"{label!r} must hold float samples [n >= 3, ...]; received dtype "
-                f"{array.dtype} and shape {array.shape}.")
+                f"{label!r} must hold float samples [n >= {min_examples}, ...]; received "
+                f"dtype {array.dtype} and shape {array.shape}.")
         check_finite_array(label, array)
     return arrays
 
@@ -59,12 +61,12 @@ def file_source(path, seed=0):
     arrays = _load(path)
     if path.endswith(".npz"):
         if set(arrays) == set(_SPLITS):
-            return ArraySource(os.path.basename(path), _checked(path, arrays))
+            return ArraySource(os.path.basename(path), _checked(path, arrays, 1))
         if len(arrays) != 1:
             raise ValueError(
                 f"{path!r} must hold exactly the arrays {list(_SPLITS)} or a single array; "
                 f"received {sorted(arrays)}.")
-    (array,) = _checked(path, arrays).values()
+    (array,) = _checked(path, arrays, 3).values()  # split in three
     order = np.random.default_rng(seed).permutation(len(array))
     n_test = n_val = max(1, len(array) // 10)
     return ArraySource(os.path.basename(path), {

@@ -48,10 +48,14 @@ class Dequantizer:
 
     @property
     def bijector(self):
-        """The fixed map y (in [0, 1)) -> model space z."""
+        """The fixed map y (in [0, 1)) -> model space z, in float32."""
+        return self.bijector_for(tf.float32)
+
+    def bijector_for(self, dtype):
+        """The fixed map y -> z on `dtype` tensors (a float64 model's)."""
         if self.logit_alpha is None:
             return tfb.Identity()
-        a = self.logit_alpha
+        a = tf.constant(self.logit_alpha, dtype)
         return tfb.Chain([tfb.Invert(tfb.Sigmoid()), tfb.Shift(a), tfb.Scale(1.0 - 2.0 * a)])
 
     def to_model(self, x, noise=None):
@@ -64,14 +68,15 @@ class Dequantizer:
 
     def from_model(self, z):
         """Model space -> [0, 1] intensities (for pictures)."""
-        return tf.clip_by_value(self.bijector.inverse(z), 0.0, 1.0)
+        z = tf.convert_to_tensor(z)
+        return tf.clip_by_value(self.bijector_for(z.dtype).inverse(z), 0.0, 1.0)
 
     def to_levels(self, z):
         """Model space -> the discrete data's int32 levels `0 .. L-1`: the
         bin `floor(L y)` that `y` falls in (a sample of the discrete model
         whose bits/dim `bits_per_dim` bounds)."""
-        levels = tf.floor(self.levels * self.bijector.inverse(z))
-        return tf.cast(tf.clip_by_value(levels, 0.0, self.levels - 1.0), tf.int32)
+        levels = tf.floor(self.levels * self.from_model(z))
+        return tf.cast(tf.minimum(levels, self.levels - 1.0), tf.int32)
 
     def get_config(self):
         return {"levels": self.levels, "logit_alpha": self.logit_alpha}
@@ -89,9 +94,12 @@ class Dequantizer:
         return cls(**config)
 
     def bits_per_dim(self, nll, z):
-        """Bits/dim of the discrete data from model-space NLL (nats) and `z`."""
-        z = tf.convert_to_tensor(z)
+        """Bits/dim of the discrete data from model-space NLL (nats) and `z`
+        (cast to the NLL's dtype)."""
+        nll = tf.convert_to_tensor(nll)
+        z = tf.cast(z, nll.dtype)
         event_ndims = z.shape.rank - 1
         size = math.prod(z.shape[1:])
-        nll_y = nll + self.bijector.inverse_log_det_jacobian(z, event_ndims=event_ndims)
+        nll_y = nll + self.bijector_for(z.dtype).inverse_log_det_jacobian(
+            z, event_ndims=event_ndims)
         return nll_y / (size * math.log(2.0)) + math.log2(self.levels)

@@ -203,21 +203,25 @@ class ArraySource(DataSource):
         if len(example_shape) == 3:
             self.image_shape = example_shape
 
-    def _split(self, split, arrays):
+    @staticmethod
+    def _split(split, arrays):
         if split == "all":
             return np.concatenate([arrays[s] for s in ("train", "validation", "test")])
         return arrays[split]
 
-    def raw(self, split, labels=False):
+    def _examples(self, split):
+        """One split's examples: raw levels, or float32 samples."""
         array = self._split(split, self.arrays)
-        if self.dequantizer is None:
-            array = array.astype(np.float32)
+        return array if self.dequantizer is not None else array.astype(np.float32)
+
+    def raw(self, split, labels=False):
+        array = self._examples(split)
         if labels:
             return tf.data.Dataset.from_tensor_slices((array, self._split(split, self.labels)))
         return tf.data.Dataset.from_tensor_slices(array)
 
     def _raw_batches(self, split, batch_size, shuffle, seed, repeat, labels):
-        arrays = [self._split(split, self.arrays)]
+        arrays = [self._examples(split)]
         if labels:
             arrays.append(self._split(split, self.labels))
         tensors = [tf.constant(a) for a in arrays]
@@ -233,22 +237,24 @@ def _index_batches(n, batch_size, shuffle, seed, repeat):
     and is cut into batches of `batch_size` (at most `n`). A single pass
     ends with the partial batch; repeated passes drop it, so that every
     batch has the same shape and no example is seen twice before the
-    others once.
+    others once. Unshuffled passes start where the last one stopped.
     """
     batch_size = min(batch_size, n)
     full = n - n % batch_size
 
-    def one_pass(pass_seed):
+    def one_pass(index, pass_seed):
         order = tf.range(n, dtype=tf.int64)
         if shuffle:
             order = tf.random.experimental.stateless_shuffle(
                 order, seed=tf.stack([pass_seed, tf.constant(seed, tf.int64)]))
+        else:
+            order = tf.roll(order, -(index * full) % n, axis=0)
         batches = tf.data.Dataset.from_tensor_slices(tf.reshape(order[:full], [-1, batch_size]))
         if not repeat and full < n:
             batches = batches.concatenate(tf.data.Dataset.from_tensors(order[full:]))
         return batches
 
-    seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+    seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).enumerate()
     passes = seeds if repeat else seeds.take(1)
     cardinality = (tf.data.INFINITE_CARDINALITY if repeat
                    else -(-n // batch_size))

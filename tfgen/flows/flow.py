@@ -42,6 +42,20 @@ def stateless_seed(seed):
     return tf.stack([tf.constant(0x7F6E, tf.int32), tf.cast(seed, tf.int32)])
 
 
+class _CompiledLossCheck(keras.callbacks.Callback):
+    """Stops `fit` on a non-finite loss where XLA compiles the step: XLA
+    drops the assertion `train_step` makes, so the check runs here, after
+    each execution, on the epoch's mean NLL (NaN once any step's was)."""
+
+    def on_train_batch_end(self, batch, logs=None):
+        nll = (logs or {}).get("nll")
+        if nll is not None and not np.isfinite(float(nll)):
+            step = int(self.model.optimizer.iterations.numpy())
+            raise NonFiniteLossError(
+                f"{_NON_FINITE_LOSS} by step {step} (under XLA the step that produced it "
+                "was applied); lower the learning rate or check the data.", step)
+
+
 class Flow(keras.Model):
     """Base class of tfgen's flows: `log_prob`, `sample`, `fit` by NLL.
 
@@ -56,7 +70,9 @@ class Flow(keras.Model):
     `bits_per_dim`: of the discrete data when the flow has a `dequantizer`
     (the figure `tfgen eval` reports for digits), else `nll / (D ln 2)` with
     `D` the event size. A non-finite loss stops `fit` with
-    `tfgen.errors.NonFiniteLossError`.
+    `tfgen.errors.NonFiniteLossError`: before its update is applied, or,
+    where XLA compiles the step (`jit_compile`, Keras' default on GPUs) and
+    drops assertions, after the execution that produced it.
 
     Conditional flows (`num_classes` or `condition_shape` set) take the
     condition as Keras' `y`: `fit(x, labels)` or a dataset of `(x, labels)`.
@@ -208,9 +224,13 @@ class Flow(keras.Model):
     def log_prob(self, x, condition=None):
         """Log-density of `x` `[batch, *event_shape]` in nats, shape `[batch]`
         (given `condition`: `[batch]` labels or `[batch, k]` vectors, or one
-        condition for every example)."""
+        condition for every example). More leading dimensions of `x`
+        broadcast against a batch of conditions, as in
+        `conditional_distribution`."""
         x = check_samples(x, self.event_shape, self.compute_dtype)
-        batch_size = x.shape[0] if x.shape[0] is not None else tf.shape(x)[0]
+        batch_size = None
+        if x.shape.rank == len(self.event_shape) + 1:
+            batch_size = x.shape[0] if x.shape[0] is not None else tf.shape(x)[0]
         f = self.normalizing_bijector(self._condition(condition, batch_size))
         return (self.base_distribution.log_prob(f.forward(x))
                 + f.forward_log_det_jacobian(x, event_ndims=len(self.event_shape)))
@@ -349,6 +369,8 @@ class Flow(keras.Model):
         if optimizer is not None and not optimizer.built:
             with self.distribute_strategy.scope():
                 optimizer.build(self.trainable_variables)
+        if getattr(self, "compiled", False) and self.jit_compile:
+            kwargs["callbacks"] = [*(kwargs.get("callbacks") or []), _CompiledLossCheck()]
         try:
             return super().fit(x, y, batch_size=batch_size, **kwargs)
         except tf.errors.InvalidArgumentError as error:

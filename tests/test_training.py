@@ -1,0 +1,52 @@
+"""How `tfgen.training` plans a budget, and the registry it draws on."""
+
+import pytest
+
+from tfgen import registry
+from tfgen.training import fit_plan
+
+
+@pytest.mark.parametrize("kwargs,expected", [
+    # One epoch of the whole budget; executions of 50 steps.
+    (dict(steps=1000), dict(epochs=1, steps_per_epoch=1000, steps=1000, validation_every=None,
+                            steps_per_execution=50)),
+    # Validation every 15 of 50 steps: 4 epochs, the last cut at 50; 5 divides both.
+    (dict(steps=50, patience=3, validation_every=15),
+     dict(epochs=4, steps_per_epoch=15, steps=50, validation_every=15, steps_per_execution=5)),
+    # The default validation interval: 20 per run.
+    (dict(steps=3000, patience=3),
+     dict(epochs=20, steps_per_epoch=150, steps=3000, validation_every=150,
+          steps_per_execution=50)),
+    # An interval beyond the budget validates once, at its end.
+    (dict(steps=40, patience=3, validation_every=100),
+     dict(epochs=1, steps_per_epoch=40, steps=40, validation_every=40, steps_per_execution=10)),
+    # A prime budget only divides into single steps.
+    (dict(steps=1009), dict(epochs=1, steps_per_epoch=1009, steps=1009, validation_every=None,
+                            steps_per_execution=1)),
+    # At least four executions to measure the steady state on.
+    (dict(steps=30), dict(epochs=1, steps_per_epoch=30, steps=30, validation_every=None,
+                          steps_per_execution=6)),
+    (dict(steps=2), dict(epochs=1, steps_per_epoch=2, steps=2, validation_every=None,
+                         steps_per_execution=1)),
+    # Epochs of a finite dataset: Keras counts the batches.
+    (dict(epochs=3, batches_per_epoch=196),
+     dict(epochs=3, steps_per_epoch=None, steps=588, validation_every=None,
+          steps_per_execution=49)),
+])
+def test_fit_plan(kwargs, expected):
+    arguments = dict(steps=None, epochs=None, patience=None, validation_every=None,
+                     batches_per_epoch=None)
+    assert fit_plan(**{**arguments, **kwargs}) == expected
+
+
+def test_every_registered_name_resolves_to_its_class():
+    from tfgen.flows import Flow
+
+    for name, path in registry.MODELS.items():
+        cls = registry.get_model_class(name)
+        assert issubclass(cls, Flow) and cls.__name__ == path.rsplit(".", 1)[1]
+    with pytest.raises(ValueError, match=r"Unknown `MODEL` 'flowzilla'; choose one of"):
+        registry.get_model_class("flowzilla")
+    assert registry.default_config("realnvp", [8, 8, 1]) == {"num_couplings": 3,
+                                                             "hidden_units": [64, 64]}
+    assert registry.default_config("realnvp", [2]) == {}
