@@ -4,7 +4,7 @@ PYTHON := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test bench zoo clean
 
 install: $(STAMP)
 
@@ -35,6 +35,12 @@ $(BENCH_STAMP): $(STAMP)
 # bench/flows_2d.py compares tfgen's own Keras settings.
 bench: $(BENCH_STAMP)
 	$(PYTHON) bench/maf_vs_zuko.py
+
+# Every registered model with its defaults on digits and two 2D toys, one
+# after another (about 20 minutes on 2 cores); writes the table into
+# saved_models/README.md. Runs already in bench/zoo_runs/ are reused.
+zoo: $(STAMP)
+	$(PYTHON) bench/zoo.py
 
 clean:
 	rm -rf $(VENV) demo_out .pytest_cache

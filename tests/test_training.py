@@ -7,35 +7,42 @@ from tfgen.training import fit_plan
 
 
 @pytest.mark.parametrize("kwargs,expected", [
-    # One epoch of the whole budget; executions of 50 steps.
+    # One epoch of the whole budget; executions of 50 steps; a checkpoint
+    # every 1000 steps.
     (dict(steps=1000), dict(epochs=1, steps_per_epoch=1000, steps=1000, validation_every=None,
-                            steps_per_execution=50)),
+                            checkpoint_every=1000, steps_per_execution=50)),
     # Validation every 15 of 50 steps: 4 epochs, the last cut at 50; 5 divides both.
     (dict(steps=50, patience=3, validation_every=15),
-     dict(epochs=4, steps_per_epoch=15, steps=50, validation_every=15, steps_per_execution=5)),
+     dict(epochs=4, steps_per_epoch=15, steps=50, validation_every=15, checkpoint_every=50,
+          steps_per_execution=5)),
     # The default validation interval: 20 per run.
     (dict(steps=3000, patience=3),
      dict(epochs=20, steps_per_epoch=150, steps=3000, validation_every=150,
-          steps_per_execution=50)),
+          checkpoint_every=1000, steps_per_execution=50)),
     # An interval beyond the budget validates once, at its end.
     (dict(steps=40, patience=3, validation_every=100),
-     dict(epochs=1, steps_per_epoch=40, steps=40, validation_every=40, steps_per_execution=10)),
+     dict(epochs=1, steps_per_epoch=40, steps=40, validation_every=40, checkpoint_every=40,
+          steps_per_execution=10)),
     # A prime budget only divides into single steps.
     (dict(steps=1009), dict(epochs=1, steps_per_epoch=1009, steps=1009, validation_every=None,
-                            steps_per_execution=1)),
+                            checkpoint_every=1000, steps_per_execution=1)),
     # At least four executions to measure the steady state on.
     (dict(steps=30), dict(epochs=1, steps_per_epoch=30, steps=30, validation_every=None,
-                          steps_per_execution=6)),
+                          checkpoint_every=30, steps_per_execution=6)),
     (dict(steps=2), dict(epochs=1, steps_per_epoch=2, steps=2, validation_every=None,
-                         steps_per_execution=1)),
-    # Epochs of a finite dataset: Keras counts the batches.
+                         checkpoint_every=2, steps_per_execution=1)),
+    # Checkpoints every 35 steps: executions divide 35 and 1000.
+    (dict(steps=1000, checkpoint_every=35),
+     dict(epochs=1, steps_per_epoch=1000, steps=1000, validation_every=None,
+          checkpoint_every=35, steps_per_execution=5)),
+    # Epochs of whole batches.
     (dict(epochs=3, batches_per_epoch=196),
-     dict(epochs=3, steps_per_epoch=None, steps=588, validation_every=None,
-          steps_per_execution=49)),
+     dict(epochs=3, steps_per_epoch=196, steps=588, validation_every=None,
+          checkpoint_every=588, steps_per_execution=49)),
 ])
 def test_fit_plan(kwargs, expected):
     arguments = dict(steps=None, epochs=None, patience=None, validation_every=None,
-                     batches_per_epoch=None)
+                     checkpoint_every=1000, batches_per_epoch=None)
     assert fit_plan(**{**arguments, **kwargs}) == expected
 
 

@@ -14,8 +14,8 @@ import importlib
 
 __version__ = "0.1.0"
 
-_SUBPACKAGES = ("bijectors", "callbacks", "data", "errors", "export", "flows", "registry",
-                "testing", "training")
+_SUBPACKAGES = ("bijectors", "callbacks", "data", "errors", "export", "flows", "metrics",
+                "registry", "testing", "training")
 
 __all__ = [*_SUBPACKAGES, "__version__"]
 

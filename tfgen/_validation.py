@@ -88,7 +88,7 @@ def check_finite_array(name, array):
 
 
 def check_train_arguments(steps, epochs, batch_size, lr, lr_schedule, patience,
-                          validation_every, out):
+                          validation_every, out, checkpoint_every=1000, strategy="default"):
     """The budget and settings of a training run (`tfgen.training.train`,
     `tfgen train`), checked before anything is loaded; names the flags."""
     if steps is not None and epochs is not None:
@@ -96,10 +96,14 @@ def check_train_arguments(steps, epochs, batch_size, lr, lr_schedule, patience,
             f"Pass `--steps` or `--epochs`, not both; received --steps {steps}, "
             f"--epochs {epochs}.")
     for name, value in (("steps", steps), ("epochs", epochs), ("batch-size", batch_size),
-                        ("patience", patience), ("validation-every", validation_every)):
+                        ("patience", patience), ("validation-every", validation_every),
+                        ("checkpoint-every", checkpoint_every)):
         if value is not None and (not _is_int(value) or value < 1):
             raise ValueError(f"`--{name}` must be an int >= 1; received {value!r}.")
     check_positive_float("--lr", lr)
+    if strategy not in ("default", "mirrored", "multi-worker"):
+        raise ValueError(f"`--strategy` must be 'default', 'mirrored' or 'multi-worker'; "
+                         f"received {strategy!r}.")
     if lr_schedule not in ("cosine", "constant"):
         raise ValueError(
             f"`--lr-schedule` must be 'cosine' or 'constant'; received {lr_schedule!r}.")

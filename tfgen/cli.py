@@ -28,6 +28,7 @@ import numpy as np
 import yaml
 
 from tfgen._files import write_atomically
+from tfgen._quiet import quiet_console
 from tfgen._validation import check_train_arguments
 from tfgen.errors import NonFiniteLossError
 from tfgen.registry import MODELS, check_model_name
@@ -82,7 +83,8 @@ def _train(args):
     check_model_name(args.model)
     check_train_arguments(steps=args.steps, epochs=args.epochs, batch_size=args.batch_size,
                           lr=args.lr, lr_schedule=args.lr_schedule, patience=args.patience,
-                          validation_every=args.validation_every, out=args.out)
+                          validation_every=args.validation_every, out=args.out,
+                          checkpoint_every=args.checkpoint_every, strategy=args.strategy)
     config = _model_kwargs(args)
     from tfgen.training import train
 
@@ -90,7 +92,8 @@ def _train(args):
                     batch_size=args.batch_size, lr=args.lr, lr_schedule=args.lr_schedule,
                     seed=args.seed, patience=args.patience,
                     validation_every=args.validation_every, conditional=args.conditional,
-                    config=config)
+                    config=config, checkpoint_every=args.checkpoint_every,
+                    tensorboard=args.tensorboard, strategy=args.strategy)
     print(json.dumps(metrics, indent=2))
     print(f"tfgen: wrote model.keras, saved_model/, metrics.json and pictures to {args.out}")
 
@@ -103,7 +106,10 @@ def _load_run(run_dir):
         raise ValueError(f"`DIR` {run_dir!r} holds no model.keras; train into it first.")
     import keras
 
-    import tfgen.flows  # noqa: F401  registers the serializable classes
+    from tfgen.registry import get_model_class
+
+    for name in MODELS:  # registers every family's serializable classes
+        get_model_class(name)
     from tfgen.data import Dequantizer
 
     run = {}
@@ -119,6 +125,7 @@ def _load_run(run_dir):
 
 def _eval(args):
     from tfgen import data as tfgen_data
+    from tfgen.evaluation import evaluate
 
     model, run = _load_run(args.dir)
     name = args.data or run.get("data")
@@ -132,7 +139,7 @@ def _eval(args):
             f"`--data` {name!r} has examples of shape {source.event_shape}; "
             f"the model takes {list(model.event_shape)}.")
     # A .npy file is the user's evaluation set: all of it is scored.
-    metrics = source.metrics(model, "all" if name.endswith(".npy") else "test")
+    metrics = evaluate(model, source, "all" if name.endswith(".npy") else "test")
     print(json.dumps(metrics, sort_keys=True))
 
 
@@ -173,8 +180,8 @@ def _sample(args):
     image_shape = run.get("image_shape") or (
         model.event_shape if len(model.event_shape) == 3 else None)
     deq = model.dequantizer
-    if args.out.endswith(".npy"):  # the data's own units
-        values = samples if deq is None else deq.to_levels(samples).numpy()
+    if args.out.endswith(".npy"):  # the data's own units, or the model's
+        values = samples if deq is None or args.model_space else deq.to_levels(samples).numpy()
         if image_shape:
             values = values.reshape([len(values), *image_shape])
         write_atomically(args.out, lambda path: np.save(path, values))
@@ -201,8 +208,18 @@ def _export(args):
 
 
 def _models(args):
-    for name, cls in MODELS.items():
-        print(f"{name:10s} {cls}")
+    import inspect
+
+    from tfgen.registry import get_model_class
+
+    for name in MODELS:
+        cls = get_model_class(name)
+        arguments = [
+            f"{p.name}={p.default!r}" if p.default is not p.empty else p.name
+            for p in inspect.signature(cls.__init__).parameters.values()
+            if p.name != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
+        print(f"{name:10s} family={cls.family} likelihood={cls.likelihood}")
+        print(f"{'':10s} {cls.__name__}({', '.join(arguments)})")
 
 
 def _data(args):
@@ -239,6 +256,15 @@ def build_parser():
     train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                        help="constructor argument, value parsed as YAML")
     train.add_argument("--config", help="YAML mapping of constructor arguments")
+    train.add_argument("--checkpoint-every", type=int, default=1000, metavar="K",
+                       help="steps between checkpoints in OUT.checkpoint/ (default 1000); "
+                            "the same command resumes from the last one")
+    train.add_argument("--tensorboard", action="store_true",
+                       help="TensorBoard scalars and sample grids (OUT/tensorboard)")
+    train.add_argument("--strategy", choices=("default", "mirrored", "multi-worker"),
+                       default="default",
+                       help="mirrored: all GPUs of this machine; multi-worker: the machines "
+                            "TF_CONFIG names (run the command on each)")
     train.add_argument("--out", required=True, help="output directory")
     train.set_defaults(run=_train)
 
@@ -253,6 +279,8 @@ def build_parser():
     sample.add_argument("-n", type=int, required=True)
     sample.add_argument("--out", required=True)
     sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument("--model-space", action="store_true",
+                        help=".npy: the model's raw outputs, not the data's units")
     sample.add_argument("--label", type=int,
                         help="conditional models: the class to sample (default: "
                              "n per class, a row each)")
@@ -274,6 +302,11 @@ def main(argv=None):
     """Runs one command; returns the exit status (0, 2 on a user error,
     130 on an interrupt)."""
     args = build_parser().parse_args(argv)
+    with quiet_console():
+        return _run(args)
+
+
+def _run(args):
     try:
         args.run(args)
     except KeyboardInterrupt:

@@ -1,14 +1,23 @@
 """`train`: one training run of a registered model, as `tfgen train` does it.
 
 The run trains on the data's train split with Adam (cosine-decayed by
-default), optionally stops early on the validation NLL, evaluates on the
-test split, and writes a run directory:
+default), optionally stops early on the validation loss, evaluates on the
+test split (`tfgen.evaluation.evaluate`), and writes a run directory:
 
     DIR/model.keras  DIR/saved_model/  DIR/metrics.json  DIR/run.json
-    DIR/samples.png  (DIR/density.png for 2D data)
+    DIR/samples.png  (DIR/density.png for 2D data)  (DIR/tensorboard/)
 
 all into a staging directory that becomes DIR only when everything has
-succeeded, so a failed or interrupted run leaves nothing behind.
+succeeded, so a failed or interrupted run leaves nothing behind in DIR.
+
+Resuming: every `checkpoint_every` steps the whole training state goes to
+`DIR.checkpoint/` beside DIR (see `tfgen.callbacks.PeriodicCheckpoint`).
+Running the same command again after a crash or a kill resumes from it
+(weights, optimizers, EMA, step; the data stream and its noise are functions
+of the step) and reaches the weights an uninterrupted run reaches;
+`run.json` records `resumed_from_step`. The checkpoint is removed when DIR
+is written. TensorBoard logs (`tensorboard=True`) are written to
+`DIR.checkpoint/tensorboard` while the run goes and end in DIR.
 
 Speed: training batches come from vectorized `tf.data` ops, and the train
 function runs `steps_per_execution` steps per call (the progress bar moves
@@ -20,6 +29,7 @@ without the first call, which traces the step, and without validation) and
 import json
 import math
 import os
+import shutil
 
 import keras
 import numpy as np
@@ -29,6 +39,7 @@ from tfgen._files import staged_dir
 from tfgen._validation import check_train_arguments
 from tfgen.data import load_data
 from tfgen.errors import NonFiniteLossError
+from tfgen.evaluation import evaluate
 from tfgen.export import export
 
 __all__ = ["train"]
@@ -37,28 +48,43 @@ __all__ = ["train"]
 MAX_STEPS_PER_EXECUTION = 50
 # Validation passes of a `steps` run with early stopping, unless given.
 DEFAULT_VALIDATIONS = 20
+# Steps between checkpoints, unless given.
+DEFAULT_CHECKPOINT_EVERY = 1000
+# Sample grids written to TensorBoard per run.
+TENSORBOARD_GRIDS = 20
+STRATEGIES = ("default", "mirrored", "multi-worker")
 
 
 def train(model, data, out, steps=None, epochs=None, batch_size=None, lr=1e-3,
           lr_schedule="cosine", seed=0, patience=None, validation_every=None,
-          conditional=False, config=None, verbose=1):
+          conditional=False, config=None, checkpoint_every=DEFAULT_CHECKPOINT_EVERY,
+          tensorboard=False, strategy="default", verbose=1):
     """Trains model `model` (a registry name) on `data` and writes `out`.
 
     Args:
       model: a registered model name (`tfgen.registry.MODELS`).
       data: a data name for `tfgen.data.load_data`.
       out: the run directory to create; it must not exist, or be empty.
-      steps, epochs: the budget (at most one; default 1000 steps).
-      batch_size: default `tfgen.registry.default_batch_size`.
+      steps, epochs: the budget (at most one; default 1000 steps). An epoch
+        is one pass over the train split in whole batches.
+      batch_size: the global batch (default
+        `tfgen.registry.default_batch_size`).
       lr: Adam's (peak) learning rate.
       lr_schedule: "cosine" (decay to 0 over the budget) or "constant".
       seed: seeds weights, shuffling and dequantization noise.
       patience: early stopping after this many validations without a lower
-        validation NLL, keeping the best weights.
+        validation loss, keeping the best weights.
       validation_every: with `steps` and `patience`, validate every this
         many steps (default: `DEFAULT_VALIDATIONS` times per run).
       conditional: train a class-conditional model on labeled data.
       config: constructor arguments over `tfgen.registry.default_config`.
+      checkpoint_every: steps between checkpoints in `out + ".checkpoint"`.
+      tensorboard: write TensorBoard scalars and sample grids from fixed
+        noise.
+      strategy: "default" (one device), "mirrored" (all GPUs of this
+        machine, `tf.distribute.MirroredStrategy`) or "multi-worker"
+        (`MultiWorkerMirroredStrategy` over the machines `TF_CONFIG`
+        names; run the same command on each; the chief writes `out`).
       verbose: Keras' progress bar setting.
 
     Returns:
@@ -72,12 +98,15 @@ def train(model, data, out, steps=None, epochs=None, batch_size=None, lr=1e-3,
     registry.check_model_name(model)
     check_train_arguments(steps=steps, epochs=epochs, batch_size=batch_size, lr=lr,
                           lr_schedule=lr_schedule, patience=patience,
-                          validation_every=validation_every, out=out)
+                          validation_every=validation_every, out=out,
+                          checkpoint_every=checkpoint_every, strategy=strategy)
     out = os.path.abspath(out)
+    checkpoint_dir = out + ".checkpoint"
     config = dict(config or {})
     for name in ("event_shape", "dequantizer"):
         if name in config:
             raise ValueError(f"`{name}` comes from the data; do not set it.")
+    distribution = _strategy(strategy)
     keras.utils.set_random_seed(seed)
     source = load_data(data)
     if conditional:
@@ -92,86 +121,159 @@ def train(model, data, out, steps=None, epochs=None, batch_size=None, lr=1e-3,
     config = {**registry.default_config(model, source.event_shape), **config}
     if source.dequantizer is not None:
         config["dequantizer"] = source.dequantizer.get_config()
-    flow = build_model(model, source.event_shape, config)
     batch_size = batch_size or registry.default_batch_size(source.image_shape is not None)
+    plan = fit_plan(steps, epochs, patience, validation_every, checkpoint_every,
+                    batches_per_epoch=None if epochs is None else _full_batches(
+                        source, batch_size))
+    run = {"model": model, "data": data, "config": config,
+           "image_shape": source.image_shape, "steps": plan["steps"], "batch_size": batch_size,
+           "lr": lr, "lr_schedule": lr_schedule, "seed": seed, "conditional": conditional,
+           "patience": patience, "validation_every": plan["validation_every"],
+           "strategy": strategy}
+    with distribution.scope():
+        network = build_model(model, source.event_shape, config)
+        learning_rate = lr
+        if lr_schedule == "cosine":
+            learning_rate = keras.optimizers.schedules.CosineDecay(lr, plan["steps"])
+        network.compile(optimizer=keras.optimizers.Adam(learning_rate),
+                        steps_per_execution=plan["steps_per_execution"])
+    resumed_from = _resume(network, checkpoint_dir, run)
 
-    train_data = source.dataset("train", batch_size, seed=seed, repeat=epochs is None,
-                                labels=conditional)
-    plan = fit_plan(steps, epochs, patience, validation_every,
-                    batches_per_epoch=None if epochs is None else _batches(train_data))
-    fit_args = dict(epochs=plan["epochs"], steps_per_epoch=plan["steps_per_epoch"])
+    train_data = source.dataset("train", batch_size, seed=seed, repeat=True,
+                                labels=conditional, start_batch=resumed_from)
+    fit_args = dict(epochs=plan["epochs"], steps_per_epoch=plan["steps_per_epoch"],
+                    initial_epoch=resumed_from // plan["steps_per_epoch"])
     if patience is not None:
         fit_args["validation_data"] = source.dataset("validation", batch_size,
                                                      labels=conditional)
+    chief = _is_chief(distribution)
     throughput = callbacks.Throughput()
     fit_callbacks = [callbacks.StopAtStep(plan["steps"]), throughput]
+    if chief:
+        fit_callbacks.append(callbacks.PeriodicCheckpoint(
+            checkpoint_dir, plan["checkpoint_every"], state={"run": run}))
     if patience is not None:
         fit_callbacks.append(keras.callbacks.EarlyStopping(
-            monitor="val_nll", mode="min", patience=patience, restore_best_weights=True))
-    learning_rate = lr
-    if lr_schedule == "cosine":
-        learning_rate = keras.optimizers.schedules.CosineDecay(lr, plan["steps"])
-    flow.compile(optimizer=keras.optimizers.Adam(learning_rate),
-                 steps_per_execution=plan["steps_per_execution"])
-    try:
-        history = flow.fit(train_data, verbose=verbose, callbacks=fit_callbacks,
-                           shuffle=False, **fit_args)  # the data are shuffled
-    except NonFiniteLossError as error:
-        raise NonFiniteLossError(f"{error} The learning rate was {lr:g}.", error.step) from None
-    steps_run = int(flow.optimizer.iterations.numpy())
+            monitor=f"val_{network.loss_metric}", mode="min", patience=patience,
+            restore_best_weights=True))
+    log_dir = os.path.join(checkpoint_dir, "tensorboard")
+    if tensorboard and chief:
+        every = max(plan["steps_per_execution"], plan["steps"] // TENSORBOARD_GRIDS)
+        fit_callbacks += [keras.callbacks.TensorBoard(log_dir, update_freq=every),
+                          callbacks.SampleGrid(log_dir, every=every, seed=seed,
+                                               image_shape=source.image_shape)]
+    if resumed_from >= plan["steps"]:
+        history = {}
+    else:
+        try:
+            history = network.fit(train_data, verbose=verbose, callbacks=fit_callbacks,
+                                  shuffle=False, **fit_args).history  # the data are shuffled
+        except NonFiniteLossError as error:
+            raise NonFiniteLossError(
+                f"{error} The learning rate was {lr:g}.", error.step) from None
+    steps_run = int(network.optimizer.iterations.numpy())
 
-    metrics = source.metrics(flow, "test")
+    metrics = evaluate(network, source, "test", seed=seed)
     metrics.update(train_seconds=throughput.seconds, steps=steps_run,
                    steps_per_second=throughput.steps_per_second,
-                   steps_per_execution=plan["steps_per_execution"],
-                   final_train_nll=float(history.history["nll"][-1]))
-    if "val_nll" in history.history:
-        val = history.history["val_nll"]
-        metrics.update(best_validation_nll=float(min(val)),
-                       best_validation_epoch=int(np.argmin(val)) + 1,
-                       epochs_run=len(val))
-    run = {"model": model, "data": data, "config": config,
-           "image_shape": source.image_shape, "steps": steps_run, "batch_size": batch_size,
-           "lr": lr, "lr_schedule": lr_schedule, "seed": seed, "conditional": conditional,
-           "patience": patience, "validation_every": plan["validation_every"]}
+                   steps_per_execution=plan["steps_per_execution"])
+    loss = network.loss_metric
+    if loss in history:
+        metrics[f"final_train_{loss}"] = float(history[loss][-1])
+    if f"val_{loss}" in history:
+        val = history[f"val_{loss}"]
+        metrics.update({f"best_validation_{loss}": float(min(val)),
+                        "best_validation_epoch": int(np.argmin(val)) + 1,
+                        "epochs_run": len(val)})
+    run.update(steps=steps_run, resumed_from_step=resumed_from or None)
+    if not chief:
+        return metrics
     with staged_dir(out) as staging:
-        flow.save(os.path.join(staging, "model.keras"))
-        export(flow, os.path.join(staging, "saved_model"))
-        write_pictures(flow, source, staging, seed)
+        network.save(os.path.join(staging, "model.keras"))
+        export(network, os.path.join(staging, "saved_model"))
+        write_pictures(network, source, staging, seed)
         write_json(os.path.join(staging, "run.json"), run)
         write_json(os.path.join(staging, "metrics.json"), metrics)
+        if os.path.isdir(log_dir):
+            shutil.move(log_dir, os.path.join(staging, "tensorboard"))
+    shutil.rmtree(checkpoint_dir, ignore_errors=True)
     return metrics
 
 
-def fit_plan(steps, epochs, patience, validation_every, batches_per_epoch):
-    """How `fit` runs a budget: epochs, steps per epoch, the step budget,
-    the validation interval and steps per execution.
+def _strategy(name):
+    """The `tf.distribute` strategy named by `strategy`."""
+    import tensorflow as tf
+
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multi-worker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def _is_chief(strategy):
+    """Whether this process writes the outputs: always, except for the
+    non-chief workers of a multi-worker run."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.task_type:
+        return True
+    if resolver.task_type == "chief":
+        return True
+    has_chief = "chief" in resolver.cluster_spec().as_dict()
+    return resolver.task_type == "worker" and resolver.task_id == 0 and not has_chief
+
+
+def _resume(network, checkpoint_dir, run):
+    """Loads the checkpoint of this run, if there is one; returns its step
+    (0 when starting afresh)."""
+    step, state = callbacks.read_checkpoint(checkpoint_dir)
+    if state is None:
+        return 0
+    if state.get("run") != run:
+        differ = sorted(k for k in set(run) | set(state.get("run") or {})
+                        if run.get(k) != (state.get("run") or {}).get(k))
+        raise ValueError(
+            f"`--out`: {checkpoint_dir!r} holds the checkpoint of a different run "
+            f"(it differs in {', '.join(differ)}); remove it to start over, or run the "
+            "same command to resume it.")
+    network.build_optimizers()
+    network.load_weights(os.path.join(checkpoint_dir, callbacks.checkpoint.MODEL_FILE))
+    print(f"tfgen: resuming from the checkpoint of step {step} in {checkpoint_dir}")
+    return step
+
+
+def fit_plan(steps, epochs, patience, validation_every, checkpoint_every, batches_per_epoch):
+    """How `fit` runs a budget over the repeating training stream: epochs,
+    steps per epoch, the step budget, the validation interval, the
+    checkpoint interval and steps per execution.
 
     A `steps` budget runs epochs of `validation_every` steps (one epoch
-    without early stopping) over a repeating dataset, cut at the budget by
-    `StopAtStep`. Steps per execution divide both the epoch and the budget,
-    so executions end exactly on them, and leave at least four executions to
-    measure the steady-state rate on.
+    without early stopping), cut at the budget by `StopAtStep`; an `epochs`
+    budget runs epochs of `batches_per_epoch` steps. Steps per execution
+    divide the epoch, the budget and the checkpoint interval (at most the
+    budget), so executions end exactly on them, and leave at least four
+    executions to measure the steady-state rate on.
     """
     if epochs is not None:
-        total = epochs * batches_per_epoch
-        return dict(epochs=epochs, steps_per_epoch=None, steps=total, validation_every=None,
-                    steps_per_execution=_divisor_at_most(
-                        batches_per_epoch, min(MAX_STEPS_PER_EXECUTION, max(1, total // 4))))
-    steps = steps or 1000
-    every = steps
-    if patience is not None:
-        every = min(validation_every or max(1, steps // DEFAULT_VALIDATIONS), steps)
-    return dict(epochs=-(-steps // every), steps_per_epoch=every, steps=steps,
-                validation_every=every if patience is not None else None,
+        steps, every = epochs * batches_per_epoch, batches_per_epoch
+    else:
+        steps = steps or 1000
+        every = steps
+        if patience is not None:
+            every = min(validation_every or max(1, steps // DEFAULT_VALIDATIONS), steps)
+    checkpoint_every = min(checkpoint_every, steps)
+    return dict(epochs=epochs or -(-steps // every), steps_per_epoch=every, steps=steps,
+                validation_every=every if patience is not None and epochs is None else None,
+                checkpoint_every=checkpoint_every,
                 steps_per_execution=_divisor_at_most(
-                    math.gcd(steps, every), min(MAX_STEPS_PER_EXECUTION, max(1, steps // 4))))
+                    math.gcd(steps, every, checkpoint_every),
+                    min(MAX_STEPS_PER_EXECUTION, max(1, steps // 4))))
 
 
-def _batches(dataset):
-    """Batches in one pass over a finite dataset."""
-    count = int(dataset.cardinality())
-    return count if count >= 0 else sum(1 for _ in dataset)
+def _full_batches(source, batch_size):
+    """Whole batches in one pass over the train split (an epoch)."""
+    n = source.num_examples("train")
+    return n // min(batch_size, n)
 
 
 def _divisor_at_most(n, limit):

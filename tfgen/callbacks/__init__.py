@@ -1,6 +1,8 @@
 """Keras callbacks for tfgen's training runs."""
 
+from tfgen.callbacks.checkpoint import PeriodicCheckpoint, read_checkpoint
+from tfgen.callbacks.sample_grid import SampleGrid
 from tfgen.callbacks.step_budget import StopAtStep
 from tfgen.callbacks.throughput import Throughput
 
-__all__ = ["StopAtStep", "Throughput"]
+__all__ = ["PeriodicCheckpoint", "SampleGrid", "StopAtStep", "Throughput", "read_checkpoint"]

@@ -55,7 +55,13 @@ class DataSource:
         `(example, label)` pairs with `labels=True`."""
         raise NotImplementedError
 
-    def dataset(self, split, batch_size, shuffle=None, seed=0, repeat=False, labels=False):
+    def num_examples(self, split):
+        """The number of examples in `split`."""
+        count = int(self.raw(split).cardinality())
+        return count if count >= 0 else sum(1 for _ in self.raw(split))
+
+    def dataset(self, split, batch_size, shuffle=None, seed=0, repeat=False, labels=False,
+                start_batch=0):
         """Batched model-space pipeline of one split.
 
         Args:
@@ -66,6 +72,14 @@ class DataSource:
           repeat: repeat forever (for step-budgeted training).
           labels: yield `(x, label)` batches (labeled sources only), the
             form conditional flows train on.
+          start_batch: "train" only: begin the stream at this batch, as it
+            would have gone on after `start_batch` batches (resuming).
+
+        The training stream is a function of `seed` and the batch index: the
+        order of each pass over the data and the dequantization noise of
+        each batch are stateless draws, so a stream started at
+        `start_batch` goes on exactly as an uninterrupted one (for array
+        sources; others skip `start_batch` batches of their own stream).
         """
         if labels and self.num_classes is None:
             raise ValueError(f"`labels`: the data {self.name!r} has no labels.")
@@ -78,8 +92,14 @@ class DataSource:
             shuffle = split == "train"
         if split == "train":
             # Whole batches through vectorized ops: one map call per batch.
-            data = self._raw_batches(split, batch_size, shuffle, seed, repeat, labels)
-            data = data.map(self._train_batch_to_model, num_parallel_calls=tf.data.AUTOTUNE)
+            if not isinstance(start_batch, int) or start_batch < 0:
+                raise ValueError(
+                    f"`start_batch` must be an int >= 0; received {start_batch!r}.")
+            data = self._raw_batches(split, batch_size, shuffle, seed, repeat, labels,
+                                     start_batch)
+            data = data.enumerate(start_batch).map(
+                lambda index, batch: self._train_batch_to_model(index, seed, batch),
+                num_parallel_calls=tf.data.AUTOTUNE)
             return data.prefetch(tf.data.AUTOTUNE)
         # Evaluation: each example's dequantization noise is fixed by its
         # index, so the numbers do not depend on the batch size.
@@ -97,20 +117,26 @@ class DataSource:
             data = data.map(lambda x, y: x)
         return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
-    def _raw_batches(self, split, batch_size, shuffle, seed, repeat, labels):
-        """Batches of raw examples (and labels); sources with faster access
-        than `raw` override this."""
+    def _raw_batches(self, split, batch_size, shuffle, seed, repeat, labels, start_batch=0):
+        """Batches of raw examples (and labels), from batch `start_batch`;
+        sources with faster access than `raw` override this."""
         data = self.raw(split, labels)
         if shuffle:
             data = data.shuffle(10_000, seed=seed, reshuffle_each_iteration=True)
         if repeat:
             data = data.repeat()
-        return data.batch(batch_size)
+        return data.batch(batch_size).skip(start_batch)
 
-    def _train_batch_to_model(self, x, *labels):
-        """A raw training batch in model space, with fresh dequantization noise."""
-        x = (tf.cast(x, tf.float32) if self.dequantizer is None
-             else self.dequantizer.to_model(x))
+    def _train_batch_to_model(self, index, seed, batch):
+        """Raw training batch number `index` in model space, with the
+        dequantization noise of that batch."""
+        x, *labels = batch if isinstance(batch, tuple) else (batch,)
+        if self.dequantizer is None:
+            x = tf.cast(x, tf.float32)
+        else:
+            noise = tf.random.stateless_uniform(
+                tf.shape(x), seed=tf.stack([tf.constant(seed, tf.int64), index]))
+            x = self.dequantizer.to_model(x, noise)
         x = tf.reshape(x, [-1, *self.event_shape])
         return (x, *labels) if labels else x
 
@@ -214,30 +240,38 @@ class ArraySource(DataSource):
         array = self._split(split, self.arrays)
         return array if self.dequantizer is not None else array.astype(np.float32)
 
+    def num_examples(self, split):
+        return len(self._split(split, self.arrays))
+
     def raw(self, split, labels=False):
         array = self._examples(split)
         if labels:
             return tf.data.Dataset.from_tensor_slices((array, self._split(split, self.labels)))
         return tf.data.Dataset.from_tensor_slices(array)
 
-    def _raw_batches(self, split, batch_size, shuffle, seed, repeat, labels):
+    def _raw_batches(self, split, batch_size, shuffle, seed, repeat, labels, start_batch=0):
         arrays = [self._examples(split)]
         if labels:
             arrays.append(self._split(split, self.labels))
         tensors = [tf.constant(a) for a in arrays]
-        indices = _index_batches(len(arrays[0]), batch_size, shuffle, seed, repeat)
+        indices = _index_batches(len(arrays[0]), batch_size, shuffle, seed, repeat, start_batch)
+        if len(tensors) == 1:
+            return indices.map(lambda i: tf.gather(tensors[0], i))
         return indices.map(lambda i: tuple(tf.gather(t, i) for t in tensors))
 
 
-def _index_batches(n, batch_size, shuffle, seed, repeat):
+def _index_batches(n, batch_size, shuffle, seed, repeat, start_batch=0):
     """A `tf.data.Dataset` of int64 index batches over `n` examples.
 
-    Each pass over the examples takes a fresh random order (deterministic in
-    `seed`, different at every pass and every new iteration of the dataset)
-    and is cut into batches of `batch_size` (at most `n`). A single pass
-    ends with the partial batch; repeated passes drop it, so that every
-    batch has the same shape and no example is seen twice before the
-    others once. Unshuffled passes start where the last one stopped.
+    Each pass over the examples takes a random order and is cut into
+    batches of `batch_size` (at most `n`). A single pass ends with the
+    partial batch, and its order differs at every new iteration of the
+    dataset (Keras' epochs). Repeated passes drop the partial batch, so
+    every batch has the same shape and no example is seen twice before the
+    others once; pass `p` takes the order seeded by `(p, seed)`, so the
+    stream is a function of the batch index and starts at `start_batch`
+    as it would have gone on. Unshuffled passes start where the last one
+    stopped.
     """
     batch_size = min(batch_size, n)
     full = n - n % batch_size
@@ -254,8 +288,12 @@ def _index_batches(n, batch_size, shuffle, seed, repeat):
             batches = batches.concatenate(tf.data.Dataset.from_tensors(order[full:]))
         return batches
 
+    if repeat:
+        per_pass = full // batch_size
+        first = start_batch // per_pass
+        passes = tf.data.Dataset.range(first, tf.int64.max).map(lambda p: (p, p))
+        return passes.flat_map(one_pass).skip(start_batch - first * per_pass).apply(
+            tf.data.experimental.assert_cardinality(tf.data.INFINITE_CARDINALITY))
     seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).enumerate()
-    passes = seeds if repeat else seeds.take(1)
-    cardinality = (tf.data.INFINITE_CARDINALITY if repeat
-                   else -(-n // batch_size))
-    return passes.flat_map(one_pass).apply(tf.data.experimental.assert_cardinality(cardinality))
+    return seeds.take(1).flat_map(one_pass).skip(start_batch).apply(
+        tf.data.experimental.assert_cardinality(max(0, -(-n // batch_size) - start_batch)))

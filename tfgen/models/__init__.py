@@ -1,5 +1,6 @@
-"""Networks shared by the model families."""
+"""The contract every model family implements, and networks they share."""
 
+from tfgen.models.base import GenerativeModel, stateless_seed
 from tfgen.models.networks import conditioner_network
 
-__all__ = ["conditioner_network"]
+__all__ = ["GenerativeModel", "conditioner_network", "stateless_seed"]

@@ -1,0 +1,123 @@
+"""The zoo table: every registered model, trained with its defaults, on digits
+and two 2D toys, measured by the one yardstick (`tfgen.evaluation`).
+
+    python bench/zoo.py [--models realnvp,maf] [--data digits,two_moons] [--out DIR]
+
+Each run is the `tfgen train MODEL --data DATA --out DIR` command the table
+shows (the defaults: 1000 steps, Adam 1e-3 with cosine decay, the model's
+registry defaults for the data's shape), run in a fresh process one after
+another (never two at once: they would share the CPU and distort the
+timings). The table replaces the one between the `zoo` markers of
+saved_models/README.md. Models that cannot take a data's shape (Glow on 2D
+points) are listed as such. A family added to the registry adds its rows.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+from tfgen.registry import MODELS, get_model_class
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+README = os.path.join(ROOT, "saved_models", "README.md")
+BEGIN, END = "<!-- zoo:begin -->", "<!-- zoo:end -->"
+DATA = ("digits", "two_moons", "eight_gaussians")
+
+
+def command(model, data, out):
+    return ["tfgen", "train", model, "--data", data, "--out", out]
+
+
+def run(model, data, out):
+    """Trains one model (a fresh `tfgen train` process); returns its metrics."""
+    path = os.path.join(out, f"{model}_{data}")
+    if not os.path.isfile(os.path.join(path, "metrics.json")):
+        args = command(model, data, path)
+        print("$", " ".join(args), flush=True)
+        tfgen = os.path.join(os.path.dirname(sys.executable), "tfgen")
+        subprocess.run([tfgen, *args[1:]], check=True)
+    with open(os.path.join(path, "metrics.json")) as f:
+        return json.load(f)
+
+
+def _takes(model, data):
+    """Whether `model` trains on `data` (flattening images if it must)."""
+    return data == "digits" or 1 in get_model_class(model).event_ranks
+
+
+def _floor(metrics, key, digits=3):
+    if key not in metrics:
+        return ""
+    return f"{metrics[key]:.{digits}f} ({metrics[key + '_floor']:.{digits}f})"
+
+
+def _likelihood(metrics):
+    """The model's likelihood column: exact bits/dim, or its bounds."""
+    if metrics.get("likelihood") == "exact":
+        return f"{metrics['bits_per_dim']:.3f}"
+    bounds = [f"{k}: {v:.3f}" for k, v in sorted(metrics.items())
+              if k.endswith("bits_per_dim") and k != "bits_per_dim"]
+    return ", ".join(bounds) or "none"
+
+
+def row(model, data, metrics):
+    """One table row (Markdown) of a run's metrics."""
+    kid = (f"{metrics['kid_digits']:.4f} ± {metrics['kid_digits_stderr']:.4f}"
+           if "kid_digits" in metrics else "")
+    cells = [
+        f"`{model}`", data, _likelihood(metrics),
+        f"{metrics['kl_gap']:.3f}" if "kl_gap" in metrics else "",
+        _floor(metrics, "fid_digits", 2), kid, _floor(metrics, "is_digits", 2),
+        _floor(metrics, "energy_distance", 4),
+        f"{metrics['samples_per_second']:,.0f}", f"{metrics['train_seconds']:.0f}",
+        f"`{' '.join(command(model, data, 'DIR'))}`"]
+    return "| " + " | ".join(cells) + " |"
+
+
+HEADER = (
+    "| model | data | bits/dim (test) | KL gap (nats) | FID digits (floor) | "
+    "KID digits | IS digits (floor) | energy distance (floor) | samples/s | train s | "
+    "command |\n|---|---|---|---|---|---|---|---|---|---|---|")
+
+
+def table(rows):
+    return "\n".join([HEADER, *rows])
+
+
+def write_readme(text):
+    with open(README) as f:
+        readme = f.read()
+    block = f"{BEGIN}\n{text}\n{END}"
+    if BEGIN in readme:
+        start, end = readme.index(BEGIN), readme.index(END) + len(END)
+        readme = readme[:start] + block + readme[end:]
+    else:
+        readme = readme.rstrip() + "\n\n## The zoo\n\n" + block + "\n"
+    with open(README, "w") as f:
+        f.write(readme)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", default=",".join(MODELS))
+    parser.add_argument("--data", default=",".join(DATA))
+    parser.add_argument("--out", default=os.path.join(ROOT, "bench", "zoo_runs"))
+    parser.add_argument("--no-readme", action="store_true", help="print the table only")
+    args = parser.parse_args()
+    rows = []
+    for model in args.models.split(","):
+        for data in args.data.split(","):
+            if not _takes(model, data):
+                rows.append(f"| `{model}` | {data} | takes images only | | | | | | | | |")
+                continue
+            rows.append(row(model, data, run(model, data, args.out)))
+    text = table(rows)
+    print(text)
+    if not args.no_readme:
+        write_readme(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,140 @@
+"""`evaluate(model, source)`: the one evaluation of any tfgen model.
+
+What `tfgen eval` prints and `metrics.json` holds, for every family:
+
+- the likelihood the model has (`model.likelihood`): exact ("nll",
+  "bits_per_dim"; on toys also the KL gap, see `DataSource.metrics`), or
+  bounds named as bounds; nothing for models without one;
+- sample quality, each statistic next to its real-data floor (the same
+  statistic between two real samples of the same sizes):
+  - digits: FID, KID and IS in the features of tfgen's shipped digits
+    classifier (`fid_digits`, `kid_digits`, `is_digits`) and the class
+    histogram of the samples, against the train split vs the test split;
+  - vector data: `energy_distance` and `mmd` of samples to test data,
+    against a train sample vs the test data;
+- `samples_per_second` of `model.sample`.
+
+Models that keep weight averages (`ema_decay`) are evaluated with them.
+"""
+
+import time
+
+import numpy as np
+
+from tfgen import metrics as tfgen_metrics
+
+__all__ = ["evaluate", "digits_sample_quality", "vector_sample_quality"]
+
+# Samples drawn for the 2D statistics (and at most this many test examples).
+VECTOR_SAMPLES = 2000
+# Samples timed for `samples_per_second`.
+TIMED_SAMPLES = 1000
+
+
+def evaluate(model, source, split="test", seed=0):
+    """Evaluates `model` on `source` (a `tfgen.data.DataSource`).
+
+    Args:
+      model: a `tfgen.models.GenerativeModel`.
+      source: the data, in the model's event shape.
+      split: the split scored and compared with ("test", or "all" for a
+        user's file).
+      seed: seeds the samples.
+
+    Returns:
+      A dict of floats (and lists, for histograms), JSON-ready.
+    """
+    if list(source.event_shape) != list(model.event_shape):
+        raise ValueError(
+            f"The data {source.name!r} has examples of shape {source.event_shape}; the "
+            f"model takes {list(model.event_shape)}.")
+    out = {"likelihood": model.likelihood}
+    with model.averaged_weights():
+        if model.likelihood == "exact":
+            out.update(source.metrics(model, split))
+        if source.name == "digits":
+            out.update(digits_sample_quality(model, source, split, seed))
+        elif source.image_shape is None and len(source.event_shape) == 1:
+            out.update(vector_sample_quality(model, source, split, seed))
+        out["samples_per_second"] = samples_per_second(model, seed)
+    return out
+
+
+def _draw(model, n, seed):
+    """`n` samples, balanced over the classes for conditional models."""
+    if model.conditional:
+        labels = (np.arange(n) % model.num_classes).astype(np.int32)
+        return np.asarray(model.sample(n, labels, seed=seed))
+    return np.asarray(model.sample(n, seed=seed))
+
+
+def _real_intensities(source, split):
+    """The real images of `split` as intensities in [0, 1], `[n, h, w, c]`."""
+    raw = np.concatenate([np.asarray(x) for x in source.raw(split).batch(4096)])
+    return raw.reshape([len(raw), *source.image_shape]) / (source.dequantizer.levels - 1)
+
+
+def _intensities(source, samples):
+    """Model-space samples as the data's levels, as intensities in [0, 1]."""
+    levels = source.dequantizer.to_levels(samples).numpy()
+    return levels.reshape([len(levels), *source.image_shape]) / (source.dequantizer.levels - 1)
+
+
+def _image_statistics(generated, reference):
+    """FID, KID (with its standard error) and IS of `generated` against
+    `reference` in the digits classifier's features, and its class histogram."""
+    fid = tfgen_metrics.FID(tfgen_metrics.digits_features)
+    kid = tfgen_metrics.KID(tfgen_metrics.digits_features)
+    inception = tfgen_metrics.InceptionScore(tfgen_metrics.digits_probabilities)
+    fid.update_state(reference, generated)
+    kid.update_state(reference, generated)
+    inception.update_state(generated)
+    kid_mean, kid_error = kid.result_with_error()
+    classes = np.argmax(tfgen_metrics.digits_probabilities(generated), axis=-1)
+    histogram = np.bincount(classes, minlength=10) / len(classes)
+    return {"fid": float(fid.result()), "kid": float(kid_mean), "kid_stderr": float(kid_error),
+            "is": float(inception.result()), "class_histogram": histogram.round(4).tolist()}
+
+
+def digits_sample_quality(model, source, split="test", seed=0):
+    """`fid_digits`, `kid_digits` (+ `_stderr`), `is_digits` and
+    `class_histogram` of as many samples as the train split has images,
+    against `split`; each with `_floor`: the train split in their place."""
+    real_train = _real_intensities(source, "train")
+    reference = _real_intensities(source, split)
+    generated = _intensities(source, _draw(model, len(real_train), seed))
+    model_stats = _image_statistics(generated, reference)
+    floor = _image_statistics(real_train, reference)
+    out = {"num_generated": len(generated), "num_reference": len(reference)}
+    for name, value in model_stats.items():
+        key = name if name == "class_histogram" else f"{name}_digits"
+        out[key] = value
+        out[f"{key}_floor"] = floor[name]
+    return out
+
+
+def vector_sample_quality(model, source, split="test", seed=0):
+    """`energy_distance` and `mmd` of `min(VECTOR_SAMPLES, n_split)` samples
+    against as many `split` examples; `_floor`: train examples instead."""
+    reference = np.concatenate([np.asarray(x) for x in source.dataset(split, 4096,
+                                                                      shuffle=False)])
+    n = min(VECTOR_SAMPLES, len(reference))
+    reference = reference[:n]
+    train = next(iter(source.dataset("train", n, shuffle=True, seed=seed)))
+    train = np.asarray(train[0] if isinstance(train, tuple) else train)
+    generated = _draw(model, n, seed)
+    # One kernel for the model and its floor: the bandwidth of the test data.
+    bandwidth = tfgen_metrics.median_bandwidth(reference)
+    return {"energy_distance": tfgen_metrics.energy_distance(generated, reference),
+            "energy_distance_floor": tfgen_metrics.energy_distance(train, reference),
+            "mmd": tfgen_metrics.mmd(generated, reference, bandwidth=bandwidth),
+            "mmd_floor": tfgen_metrics.mmd(train, reference, bandwidth=bandwidth),
+            "num_generated": n}
+
+
+def samples_per_second(model, seed=0, n=TIMED_SAMPLES):
+    """Samples per second of `model.sample(n)`, after one untimed call."""
+    _draw(model, n, seed)
+    start = time.perf_counter()
+    _draw(model, n, seed + 1)
+    return n / (time.perf_counter() - start)
