@@ -31,6 +31,17 @@ def float64():
     tf_keras.backend.set_floatx("float32")
 
 
+@pytest.fixture(scope="session")
+def mirrored():
+    """One MirroredStrategy over the two logical CPUs for every test:
+    separate MirroredStrategy objects in one process reuse collective
+    instance keys, and a later model's all-reduce can then meet an earlier
+    one's shapes."""
+    devices = tf.config.list_logical_devices("CPU")
+    assert len(devices) >= 2
+    return tf.distribute.MirroredStrategy([d.name for d in devices[:2]])
+
+
 @pytest.fixture(autouse=True)
 def _seed_everything():
     """Each test starts from the same Python, NumPy, TF and Keras seeds, so

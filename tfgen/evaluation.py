@@ -97,7 +97,7 @@ def _image_statistics(generated, reference):
 
 
 def digits_sample_quality(model, source, split="test", seed=0):
-    """`fid_digits`, `kid_digits` (+ `_stderr`), `is_digits` and
+    """`fid_digits`, `kid_digits` (and `kid_digits_stderr`), `is_digits` and
     `class_histogram` of as many samples as the train split has images,
     against `split`; each with `_floor`: the train split in their place."""
     real_train = _real_intensities(source, "train")
@@ -105,10 +105,11 @@ def digits_sample_quality(model, source, split="test", seed=0):
     generated = _intensities(source, _draw(model, len(real_train), seed))
     model_stats = _image_statistics(generated, reference)
     floor = _image_statistics(real_train, reference)
-    out = {"num_generated": len(generated), "num_reference": len(reference)}
-    for name, value in model_stats.items():
-        key = name if name == "class_histogram" else f"{name}_digits"
-        out[key] = value
+    out = {"num_generated": len(generated), "num_reference": len(reference),
+           "kid_digits_stderr": model_stats["kid_stderr"]}
+    for name, key in (("fid", "fid_digits"), ("kid", "kid_digits"), ("is", "is_digits"),
+                      ("class_histogram", "class_histogram")):
+        out[key] = model_stats[name]
         out[f"{key}_floor"] = floor[name]
     return out
 

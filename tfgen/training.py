@@ -41,6 +41,7 @@ from tfgen.data import load_data
 from tfgen.errors import NonFiniteLossError
 from tfgen.evaluation import evaluate
 from tfgen.export import export
+from tfgen.models.distributed import shard_by_data
 
 __all__ = ["train"]
 
@@ -139,8 +140,10 @@ def train(model, data, out, steps=None, epochs=None, batch_size=None, lr=1e-3,
                         steps_per_execution=plan["steps_per_execution"])
     resumed_from = _resume(network, checkpoint_dir, run)
 
-    train_data = source.dataset("train", batch_size, seed=seed, repeat=True,
-                                labels=conditional, start_batch=resumed_from)
+    # Under a multi-worker strategy each worker keeps its share of every
+    # global batch (files are not split between workers).
+    train_data = shard_by_data(source.dataset("train", batch_size, seed=seed, repeat=True,
+                                              labels=conditional, start_batch=resumed_from))
     fit_args = dict(epochs=plan["epochs"], steps_per_epoch=plan["steps_per_epoch"],
                     initial_epoch=resumed_from // plan["steps_per_epoch"])
     if patience is not None:

@@ -28,16 +28,6 @@ def _one_step(make, strategy, weights, data):
     return history.history["nll"][0], [w.numpy() for w in model.weights]
 
 
-@pytest.fixture(scope="module")
-def mirrored():
-    """One strategy for all tests: separate MirroredStrategy objects in one
-    process reuse collective instance keys, and a later model's all-reduce
-    can then meet an earlier model's gradient shapes."""
-    devices = tf.config.list_logical_devices("CPU")
-    assert len(devices) >= 2, "tests/conftest.py sets up two logical CPUs"
-    return tf.distribute.MirroredStrategy([d.name for d in devices[:2]])
-
-
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_mirrored_strategy_step_equals_single_device_step(name, mirrored):
     make = MODELS[name]

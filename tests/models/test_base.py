@@ -200,16 +200,41 @@ def test_bad_ema_decay_names_the_argument():
         flows.RealNVP([2], num_couplings=1, hidden_units=[4], ema_decay=1.5)
 
 
-def test_global_mean_divides_by_the_whole_batch_when_replicas_differ():
-    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+def test_global_mean_divides_by_the_whole_batch_when_replicas_differ(mirrored):
     # Replica 0 holds [1], replica 1 holds [2, 3]: the global mean is 2.
-    values = strategy.experimental_distribute_values_from_function(
+    values = mirrored.experimental_distribute_values_from_function(
         lambda context: tf.range(1.0, 2.0 + context.replica_id_in_sync_group)
         + tf.cast(context.replica_id_in_sync_group, tf.float32))
-    per_replica = strategy.run(GenerativeModel.global_mean, args=(values,))
-    total = strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
+    per_replica = mirrored.run(GenerativeModel.global_mean, args=(values,))
+    total = mirrored.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
     assert float(total) == pytest.approx(2.0)
     assert float(GenerativeModel.global_mean(tf.constant([1.0, 2.0, 3.0, 6.0]))) == 3.0
+
+
+def test_an_uneven_global_batch_gives_the_single_device_update(mirrored):
+    """Batches of 63: replicas get 32 and 31; the steps are still the
+    one-device steps on the means over all 63, from the first batch on (a
+    repeating dataset, epochs of one step, as `tfgen train` runs)."""
+    x = _data(126)
+    results = []
+    for strategy in (tf.distribute.get_strategy(), mirrored):
+        with strategy.scope():
+            model = _compiled(flows.RealNVP([2], num_couplings=2, hidden_units=[8]),
+                              keras.optimizers.SGD(0.1))
+            model.set_weights([w + 0.1 for w in _reference_weights()])
+        data = tf.data.Dataset.from_tensor_slices(x).batch(63).repeat()
+        nll = model.fit(data, epochs=2, steps_per_epoch=1, verbose=0).history["nll"]
+        results.append((nll, [w.numpy() for w in model.weights]))
+    (nll_single, single), (nll_mirrored, mirrored_weights) = results
+    np.testing.assert_allclose(nll_mirrored, nll_single, rtol=1e-6)
+    for a, b in zip(single, mirrored_weights):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(single[-1], _reference_weights()[-1] + 0.1)
+
+
+def _reference_weights():
+    keras.utils.set_random_seed(1)
+    return flows.RealNVP([2], num_couplings=2, hidden_units=[8]).get_weights()
 
 
 @pytest.mark.parametrize("name", sorted(registry.MODELS))

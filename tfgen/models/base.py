@@ -28,6 +28,7 @@ import tensorflow as tf
 from tfgen._validation import check_event_shape, check_finite_array, check_positive_int
 from tfgen.data.preprocessing import Dequantizer
 from tfgen.errors import NonFiniteLossError
+from tfgen.models.distributed import MultiWorkerMetricsMixin
 from tfgen.models.inputs import check_count, check_label_dtype, check_labels, check_sample_spec
 
 __all__ = ["GenerativeModel", "stateless_seed"]
@@ -60,7 +61,7 @@ class _CompiledLossCheck(keras.callbacks.Callback):
                 "the data.", step)
 
 
-class GenerativeModel(keras.Model):
+class GenerativeModel(MultiWorkerMetricsMixin, keras.Model):
     """Base of every tfgen model family.
 
     Subclasses set the class attributes below, create their layers in
@@ -286,13 +287,14 @@ class GenerativeModel(keras.Model):
         """One step of optimizer `optimizer_name` on `loss`, recorded on
         `tape` (a `GradientTape` that was `persistent` if more steps follow):
         the loss is scaled by the optimizer (mixed precision), and the
-        update waits for an assertion that the loss is finite, so a NaN or
-        infinite loss stops training before any update is applied."""
+        update waits for an assertion that the loss is finite on every
+        replica, so a NaN or infinite loss stops training (all replicas
+        together) before any update is applied."""
         optimizer = getattr(self, optimizer_name)
         gradients = tape.gradient(optimizer.scale_loss(loss), variables)
         step = optimizer.iterations + 1
         with tf.control_dependencies([tf.debugging.Assert(
-                tf.math.is_finite(loss), [_NON_FINITE, step])]):
+                _finite_everywhere(loss), [_NON_FINITE, step])]):
             gradients = [tf.identity(g) for g in gradients]
         optimizer.apply_gradients(zip(gradients, variables))
 
@@ -378,6 +380,20 @@ class GenerativeModel(keras.Model):
                 f"the training loss ({self.loss_name}) is not finite at step {step}; "
                 "lower the learning rate or check the data.", step) from None
 
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # Under a distribution strategy Keras builds the model from a first
+        # batch it draws from the training iterator: that batch is then
+        # skipped when the iterator outlives the epoch (`steps_per_epoch`
+        # over a repeating dataset, as `tfgen train` runs), and the draw
+        # fails when the replicas' batches differ in size. tfgen models are
+        # built at construction and their optimizers in `fit`: nothing needs
+        # a batch, unless the user compiled Keras losses or metrics.
+        if self.built and self._compile_loss is None and self._compile_metrics is None:
+            if getattr(self, "compiled", False):
+                self.build_optimizers()
+            return
+        super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+
     def prepare_training(self, x, y, batch_size):
         """Family hook run by `fit` before training (e.g. data-dependent
         initialization); `x`, `y` as given to `fit`."""
@@ -414,6 +430,17 @@ class GenerativeModel(keras.Model):
                 "num_classes": self.num_classes, "condition_shape": self.condition_shape,
                 "dequantizer": None if self.dequantizer is None else self.dequantizer.get_config(),
                 "ema_decay": self.ema_decay}
+
+
+def _finite_everywhere(loss):
+    """Whether `loss` is finite on every replica (one all-reduce when there
+    are several), so that all of them stop together."""
+    finite = tf.math.is_finite(loss)
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return finite
+    bad = context.all_reduce(tf.distribute.ReduceOp.SUM, tf.cast(~finite, tf.float32))
+    return tf.equal(bad, 0.0)
 
 
 def _check_batch(condition, batch_size):

@@ -1,0 +1,67 @@
+"""`tfgen.evaluation.evaluate`: the one yardstick, checked on models whose
+samples are known (real data replayed, or shifted)."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfgen import data
+from tfgen.evaluation import evaluate
+from tfgen.models import GenerativeModel
+
+
+class Replay(GenerativeModel):
+    """A 'model' without a likelihood whose samples are the rows of `rows`
+    (model space), in order: what evaluation reports for it is known."""
+
+    family = "test"
+
+    def __init__(self, rows, **kwargs):
+        super().__init__(list(rows.shape[1:]), **kwargs)
+        self.rows = tf.constant(rows, tf.float32)
+
+    def draw(self, n, condition, seed):
+        reps = -(-int(n) // int(self.rows.shape[0]))
+        return tf.tile(self.rows, [reps] + [1] * (self.rows.shape.rank - 1))[:n]
+
+
+def _model_space(source, split):
+    return np.concatenate([np.asarray(x) for x in source.dataset(split, 512, shuffle=False)])
+
+
+def test_digits_replayed_from_the_train_split_score_their_floor():
+    source = data.load_data("digits")
+    metrics = evaluate(Replay(_model_space(source, "train")), source)
+    assert metrics["likelihood"] is None and "nll" not in metrics
+    assert metrics["num_generated"] == 1257 and metrics["num_reference"] == 360
+    for key in ("fid_digits", "kid_digits", "is_digits", "class_histogram"):
+        assert metrics[key] == pytest.approx(metrics[f"{key}_floor"], rel=1e-6, abs=1e-9)
+    assert 0 < metrics["fid_digits_floor"] < 10
+    assert metrics["is_digits_floor"] > 9  # ten classes, confidently classified
+    assert sum(metrics["class_histogram"]) == pytest.approx(1.0, abs=1e-3)
+    assert metrics["samples_per_second"] > 0
+
+
+def test_digits_of_one_class_score_far_worse_than_the_floor():
+    source = data.load_data("digits")
+    x, labels = _model_space(source, "train"), source.labels["train"]
+    metrics = evaluate(Replay(x[labels == 3]), source)
+    assert metrics["fid_digits"] > 20 * metrics["fid_digits_floor"]
+    assert metrics["is_digits"] < 1.5
+    assert metrics["class_histogram"][3] > 0.95
+    assert metrics["kid_digits"] > 10 * metrics["kid_digits_stderr"]
+
+
+def test_2d_samples_of_the_data_distribution_score_near_zero_and_a_shift_does_not():
+    source = data.load_data("two_moons")
+    fresh = source.toy.sample(2000, 77).astype(np.float32)  # the data's own law
+    metrics = evaluate(Replay(fresh), source)
+    assert abs(metrics["energy_distance"]) < 0.005 and abs(metrics["mmd"]) < 0.002
+    assert abs(metrics["energy_distance_floor"]) < 0.005
+    shifted = evaluate(Replay(fresh + np.float32(0.5)), source)
+    assert shifted["energy_distance"] > 0.05 and shifted["mmd"] > 0.01
+
+
+def test_shapes_that_differ_are_refused():
+    with pytest.raises(ValueError, match=r"\[2\].*\[3\]"):
+        evaluate(Replay(np.zeros([4, 3], np.float32)), data.load_data("two_moons"))
