@@ -64,8 +64,8 @@ def _likelihood(metrics):
 
 def row(model, data, metrics):
     """One table row (Markdown) of a run's metrics."""
-    kid = (f"{metrics['kid_digits']:.4f} ± {metrics['kid_digits_stderr']:.4f}"
-           if "kid_digits" in metrics else "")
+    kid = (f"{metrics['kid_digits']:.2f} ± {metrics['kid_digits_stderr']:.2f} "
+           f"({metrics['kid_digits_floor']:.2f})" if "kid_digits" in metrics else "")
     cells = [
         f"`{model}`", data, _likelihood(metrics),
         f"{metrics['kl_gap']:.3f}" if "kl_gap" in metrics else "",
@@ -78,7 +78,7 @@ def row(model, data, metrics):
 
 HEADER = (
     "| model | data | bits/dim (test) | KL gap (nats) | FID digits (floor) | "
-    "KID digits | IS digits (floor) | energy distance (floor) | samples/s | train s | "
+    "KID digits (floor) | IS digits (floor) | energy distance (floor) | samples/s | train s | "
     "command |\n|---|---|---|---|---|---|---|---|---|---|---|")
 
 

@@ -52,6 +52,15 @@ def test_train_maf_on_digits_flattens_and_writes_a_sample_grid(tmp_path, capsys)
     pixels = np.load(tmp_path / "s.npy")
     assert pixels.shape == (6, 8, 8, 1) and pixels.dtype == np.int32
     assert pixels.min() >= 0 and pixels.max() <= 16
+    assert main(["sample", str(out), "-n", "6", "--model-space",
+                 "--out", str(tmp_path / "raw.npy")]) == 0
+    raw = np.load(tmp_path / "raw.npy")
+    assert raw.dtype == np.float32 and raw.shape == (6, 8, 8, 1)
+    # Sample quality in the shipped classifier's features, next to the
+    # floor of real digits; a 3-step MAF is far from it.
+    assert metrics["fid_digits"] > 5 * metrics["fid_digits_floor"] > 0
+    assert np.isfinite(metrics["kid_digits"]) and np.isfinite(metrics["is_digits"])
+    assert len(metrics["class_histogram"]) == 10 and metrics["likelihood"] == "exact"
     assert main(["eval", str(out)]) == 0  # the run's own data, flattened as in training
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["bits_per_dim"] == \
         pytest.approx(metrics["bits_per_dim"])
@@ -119,6 +128,21 @@ def test_diverging_run_fails_with_one_line_and_no_directory(tmp_path, capsys):
                        "finite at step 1; lower the learning rate or check the data. The "
                        "learning rate was 0.001.")
     assert sorted(os.listdir(tmp_path)) == ["huge.npy"]
+
+
+def test_models_and_data_say_what_can_be_trained_on_what(capsys):
+    from tfgen import registry
+
+    assert main(["models"]) == 0
+    listing = capsys.readouterr().out
+    for name in registry.MODELS:
+        assert f"\n{name} " in "\n" + listing
+    assert "realnvp    family=flow likelihood=exact" in listing
+    assert "RealNVP(event_shape, num_couplings=8, hidden_units=" in listing
+    assert main(["data"]) == 0
+    listing = capsys.readouterr().out
+    for name in ("two_moons", "digits", "tfds:mnist", "FILE.npy"):
+        assert name in listing
 
 
 def test_console_script_is_registered_with_all_commands():

@@ -1,9 +1,12 @@
 """tfgen: deep generative models for TensorFlow.
 
-Subpackages: `bijectors` (pure TFP bijectors), `flows` (Keras flow models),
-`data` (toys, digits, files, TFDS), `testing` (public checks), `export`
-(SavedModels), `registry` (model names), `training` (a `tfgen train` run),
-`callbacks`, `errors`, `cli` (the `tfgen` command).
+Subpackages: `models` (`GenerativeModel`, the contract of every family),
+`bijectors` (pure TFP bijectors), `flows` (Keras flow models), `data` (toys,
+digits, files, TFDS), `metrics` (FID, KID, IS, energy distance, MMD and the
+digits classifier), `evaluation` (one evaluation of any model), `testing`
+(public checks), `export` (SavedModels), `registry` (model names),
+`training` (a `tfgen train` run), `callbacks`, `errors`, `cli` (the `tfgen`
+command).
 
 Subpackages load on first use (`tfgen.flows`, `from tfgen import flows`), so
 that `import tfgen` and the command line's argument parsing do not wait for
@@ -14,8 +17,8 @@ import importlib
 
 __version__ = "0.1.0"
 
-_SUBPACKAGES = ("bijectors", "callbacks", "data", "errors", "export", "flows", "metrics",
-                "registry", "testing", "training")
+_SUBPACKAGES = ("bijectors", "callbacks", "data", "errors", "evaluation", "export", "flows",
+                "metrics", "models", "registry", "testing", "training")
 
 __all__ = [*_SUBPACKAGES, "__version__"]
 

@@ -312,7 +312,8 @@ def class_rows(model, per_class, seed):
 
 def write_pictures(model, source, out_dir, seed):
     """samples.png (a grid of images, one row per class when conditional, or
-    a scatter of 2D samples) and, for 2D data, density.png."""
+    a scatter of 2D samples) and, for 2D data and models with an exact
+    likelihood, density.png."""
     if source.image_shape is not None:
         path = os.path.join(out_dir, "samples.png")
         if model.conditional:
@@ -328,6 +329,8 @@ def write_pictures(model, source, out_dir, seed):
             float(reference.min()) - 0.5, float(reference.max()) + 0.5)
         plots.scatter_png(samples, os.path.join(out_dir, "samples.png"),
                           reference=reference, bounds=bounds)
+        if model.likelihood != "exact":
+            return
         plots.density_png(
             lambda p: model.log_prob(p).numpy(), os.path.join(out_dir, "density.png"),
             bounds=bounds,

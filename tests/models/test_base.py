@@ -219,12 +219,12 @@ def test_an_uneven_global_batch_gives_the_single_device_update(mirrored):
     results = []
     for strategy in (tf.distribute.get_strategy(), mirrored):
         with strategy.scope():
-            model = _compiled(flows.RealNVP([2], num_couplings=2, hidden_units=[8]),
-                              keras.optimizers.SGD(0.1))
+            model = _compiled(flows.RealNVP([2], num_couplings=2, hidden_units=[8],
+                                            ema_decay=0.5), keras.optimizers.SGD(0.1))
             model.set_weights([w + 0.1 for w in _reference_weights()])
         data = tf.data.Dataset.from_tensor_slices(x).batch(63).repeat()
         nll = model.fit(data, epochs=2, steps_per_epoch=1, verbose=0).history["nll"]
-        results.append((nll, [w.numpy() for w in model.weights]))
+        results.append((nll, [w.numpy() for w in model.weights + model.ema_weights]))
     (nll_single, single), (nll_mirrored, mirrored_weights) = results
     np.testing.assert_allclose(nll_mirrored, nll_single, rtol=1e-6)
     for a, b in zip(single, mirrored_weights):
