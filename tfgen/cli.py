@@ -94,8 +94,12 @@ def _train(args):
                     validation_every=args.validation_every, conditional=args.conditional,
                     config=config, checkpoint_every=args.checkpoint_every,
                     tensorboard=args.tensorboard, strategy=args.strategy)
+    wrote = metrics.pop("wrote_outputs")
     print(json.dumps(metrics, indent=2))
-    print(f"tfgen: wrote model.keras, saved_model/, metrics.json and pictures to {args.out}")
+    if wrote:
+        print(f"tfgen: wrote model.keras, saved_model/, metrics.json and pictures to {args.out}")
+    else:
+        print(f"tfgen: done; the chief worker writes {args.out}")
 
 
 def _load_run(run_dir):

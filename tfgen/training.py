@@ -89,7 +89,8 @@ def train(model, data, out, steps=None, epochs=None, batch_size=None, lr=1e-3,
       verbose: Keras' progress bar setting.
 
     Returns:
-      The metrics written to `out/metrics.json`.
+      The metrics written to `out/metrics.json`, and `wrote_outputs`: False
+      on the workers of a multi-worker run that leave writing to the chief.
 
     Raises:
       ValueError, TypeError: bad arguments, naming them.
@@ -126,6 +127,11 @@ def train(model, data, out, steps=None, epochs=None, batch_size=None, lr=1e-3,
     plan = fit_plan(steps, epochs, patience, validation_every, checkpoint_every,
                     batches_per_epoch=None if epochs is None else _full_batches(
                         source, batch_size))
+    if strategy == "multi-worker":
+        # Keras' loop of several steps per execution fails under
+        # MultiWorkerMirroredStrategy ("You must feed a value for placeholder
+        # tensor" in its has-next check of the distributed iterator).
+        plan["steps_per_execution"] = 1
     run = {"model": model, "data": data, "config": config,
            "image_shape": source.image_shape, "steps": plan["steps"], "batch_size": batch_size,
            "lr": lr, "lr_schedule": lr_schedule, "seed": seed, "conditional": conditional,
@@ -190,7 +196,7 @@ def train(model, data, out, steps=None, epochs=None, batch_size=None, lr=1e-3,
                         "epochs_run": len(val)})
     run.update(steps=steps_run, resumed_from_step=resumed_from or None)
     if not chief:
-        return metrics
+        return {**metrics, "wrote_outputs": False}
     with staged_dir(out) as staging:
         network.save(os.path.join(staging, "model.keras"))
         export(network, os.path.join(staging, "saved_model"))
@@ -200,7 +206,7 @@ def train(model, data, out, steps=None, epochs=None, batch_size=None, lr=1e-3,
         if os.path.isdir(log_dir):
             shutil.move(log_dir, os.path.join(staging, "tensorboard"))
     shutil.rmtree(checkpoint_dir, ignore_errors=True)
-    return metrics
+    return {**metrics, "wrote_outputs": True}
 
 
 def _strategy(name):
