@@ -62,6 +62,33 @@ def test_2d_samples_of_the_data_distribution_score_near_zero_and_a_shift_does_no
     assert shifted["energy_distance"] > 0.05 and shifted["mmd"] > 0.01
 
 
+class StandardNormalBound(GenerativeModel):
+    """N(0, I) with a 'bound' that is its exact NLL plus 0.25 nats: what
+    evaluation must report for it is known in closed form."""
+
+    family = "test"
+    likelihood = "bound"
+
+    def nll_bounds(self, x, condition=None):
+        nll = 0.5 * tf.reduce_sum(x**2, axis=-1) + np.log(2 * np.pi)  # D = 2
+        return {"elbo": nll + 0.25}
+
+    def draw(self, n, condition, seed):
+        return tf.random.stateless_normal([n, 2], seed=seed)
+
+
+def test_bounds_are_reported_as_bounds_in_nats_and_bits():
+    source = data.load_data("two_moons")
+    metrics = evaluate(StandardNormalBound([2]), source)
+    test = _model_space(source, "test")
+    expected = np.mean(0.5 * np.sum(test.astype(np.float64) ** 2, axis=1)) + np.log(2 * np.pi)
+    assert metrics["likelihood"] == "bound" and "nll" not in metrics
+    assert metrics["elbo_nll"] == pytest.approx(expected + 0.25, rel=1e-6)
+    assert metrics["elbo_bits_per_dim"] == pytest.approx((expected + 0.25) / (2 * np.log(2)),
+                                                         rel=1e-6)
+    assert metrics["num_examples"] == 10_000
+
+
 def test_shapes_that_differ_are_refused():
     with pytest.raises(ValueError, match=r"\[2\].*\[3\]"):
         evaluate(Replay(np.zeros([4, 3], np.float32)), data.load_data("two_moons"))

@@ -4,7 +4,8 @@ What `tfgen eval` prints and `metrics.json` holds, for every family:
 
 - the likelihood the model has (`model.likelihood`): exact ("nll",
   "bits_per_dim"; on toys also the KL gap, see `DataSource.metrics`), or
-  bounds named as bounds; nothing for models without one;
+  bounds named as bounds ("elbo_nll", "elbo_bits_per_dim", ... from the
+  model's `nll_bounds`); nothing for models without one;
 - sample quality, each statistic next to its real-data floor (the same
   statistic between two real samples of the same sizes):
   - digits: FID, KID and IS in the features of tfgen's shipped digits
@@ -23,7 +24,8 @@ import numpy as np
 
 from tfgen import metrics as tfgen_metrics
 
-__all__ = ["evaluate", "digits_sample_quality", "vector_sample_quality"]
+__all__ = ["bound_metrics", "digits_sample_quality", "evaluate", "samples_per_second",
+           "vector_sample_quality"]
 
 # Samples drawn for the 2D statistics (and at most this many test examples).
 VECTOR_SAMPLES = 2000
@@ -52,12 +54,28 @@ def evaluate(model, source, split="test", seed=0):
     with model.averaged_weights():
         if model.likelihood == "exact":
             out.update(source.metrics(model, split))
+        elif model.likelihood == "bound":
+            out.update(bound_metrics(model, source, split))
         if source.name == "digits":
             out.update(digits_sample_quality(model, source, split, seed))
         elif source.image_shape is None and len(source.event_shape) == 1:
             out.update(vector_sample_quality(model, source, split, seed))
         out["samples_per_second"] = samples_per_second(model, seed)
     return out
+
+
+def bound_metrics(model, source, split="test", batch_size=512):
+    """Mean `<name>_nll` (nats) and `<name>_bits_per_dim` over `split` of
+    each bound in `model.nll_bounds`: upper bounds on the NLL, named so."""
+    sums, count = {}, 0
+    for batch in source.dataset(split, batch_size, shuffle=False, labels=model.conditional):
+        x, *condition = batch if model.conditional else (batch,)
+        for name, nll in model.nll_bounds(x, *condition).items():
+            for key, value in ((f"{name}_nll", nll),
+                               (f"{name}_bits_per_dim", model.bits_per_dim(nll, x))):
+                sums[key] = sums.get(key, 0.0) + float(np.sum(value, dtype=np.float64))
+        count += int(x.shape[0])
+    return {**{key: total / count for key, total in sums.items()}, "num_examples": count}
 
 
 def _draw(model, n, seed):

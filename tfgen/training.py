@@ -70,7 +70,7 @@ def train(model, data, out, steps=None, epochs=None, batch_size=None, lr=1e-3,
         is one pass over the train split in whole batches.
       batch_size: the global batch (default
         `tfgen.registry.default_batch_size`).
-      lr: Adam's (peak) learning rate.
+      lr: Adam's (peak) learning rate, for each optimizer the model names.
       lr_schedule: "cosine" (decay to 0 over the budget) or "constant".
       seed: seeds weights, shuffling and dequantization noise.
       patience: early stopping after this many validations without a lower
@@ -139,10 +139,11 @@ def train(model, data, out, steps=None, epochs=None, batch_size=None, lr=1e-3,
            "strategy": strategy}
     with distribution.scope():
         network = build_model(model, source.event_shape, config)
-        learning_rate = lr
-        if lr_schedule == "cosine":
-            learning_rate = keras.optimizers.schedules.CosineDecay(lr, plan["steps"])
-        network.compile(optimizer=keras.optimizers.Adam(learning_rate),
+        # One Adam per optimizer the family names (its generator and
+        # discriminator, say), each with its own schedule.
+        network.compile(**{name: keras.optimizers.Adam(_learning_rate(lr, lr_schedule,
+                                                                      plan["steps"]))
+                           for name in network.optimizer_names},
                         steps_per_execution=plan["steps_per_execution"])
     resumed_from = _resume(network, checkpoint_dir, run)
 
@@ -207,6 +208,13 @@ def train(model, data, out, steps=None, epochs=None, batch_size=None, lr=1e-3,
             shutil.move(log_dir, os.path.join(staging, "tensorboard"))
     shutil.rmtree(checkpoint_dir, ignore_errors=True)
     return {**metrics, "wrote_outputs": True}
+
+
+def _learning_rate(lr, schedule, steps):
+    """`lr`, or its cosine decay to 0 over `steps`."""
+    if schedule == "cosine":
+        return keras.optimizers.schedules.CosineDecay(lr, steps)
+    return lr
 
 
 def _strategy(name):

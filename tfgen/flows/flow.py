@@ -10,8 +10,6 @@ returns `f^{-1}(z; c)`. The condition `c` (conditional flows only) reaches
 the conditioner networks; it is a class label or a vector.
 """
 
-import math
-
 import keras
 import numpy as np
 import tensorflow as tf
@@ -262,13 +260,6 @@ class Flow(GenerativeModel):
     @property
     def metrics(self):
         return [self.nll_tracker, self.bits_per_dim_tracker]
-
-    def bits_per_dim(self, nll, x):
-        """Bits/dim of examples `x` (model space) whose NLL is `nll`: of the
-        discrete data when the flow has a dequantizer."""
-        if self.dequantizer is not None:
-            return self.dequantizer.bits_per_dim(nll, x)
-        return nll / (self.event_size * math.log(2.0))
 
     def _update_metrics(self, nll, x):
         self.nll_tracker.update_state(nll)

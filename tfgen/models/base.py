@@ -19,6 +19,7 @@ the data checks of `fit`.
 """
 
 import contextlib
+import math
 import re
 
 import keras
@@ -210,6 +211,22 @@ class GenerativeModel(MultiWorkerMetricsMixin, keras.Model):
     def serving_endpoints(self):
         """name -> (function returning a dict of tensors, input signature),
         for `tfgen.export.export`."""
+        raise NotImplementedError
+
+    # Likelihoods.
+
+    def bits_per_dim(self, nll, x):
+        """Bits/dim of examples `x` (model space) whose NLL (or NLL bound)
+        is `nll` nats: of the discrete data when the model has a
+        dequantizer, else `nll / (D ln 2)`."""
+        if self.dequantizer is not None:
+            return self.dequantizer.bits_per_dim(nll, x)
+        return nll / (self.event_size * math.log(2.0))
+
+    def nll_bounds(self, x, condition=None):
+        """Families with `likelihood = "bound"`: `{name: [batch] upper
+        bounds on the NLL of x in nats}`, e.g. `{"elbo": ..., "iwae": ...}`;
+        evaluation reports each as `<name>_nll` and `<name>_bits_per_dim`."""
         raise NotImplementedError
 
     # Optimizers.
