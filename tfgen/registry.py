@@ -19,6 +19,7 @@ MODELS = {
     "maf": "tfgen.flows.MAF",
     "iaf": "tfgen.flows.IAF",
     "glow": "tfgen.flows.Glow",
+    "vae": "tfgen.models.vae.VAE",
 }
 
 # Constructor arguments for image data ([h, w, c] events), where the class
