@@ -57,3 +57,14 @@ def test_every_registered_name_resolves_to_its_class():
     assert registry.default_config("realnvp", [8, 8, 1]) == {"num_couplings": 3,
                                                              "hidden_units": [64, 64]}
     assert registry.default_config("realnvp", [2]) == {}
+
+
+def test_models_that_overfit_stop_early_by_default():
+    # (steps, lr, patience, validation_every) from the given ones, else the model's.
+    assert registry.training_settings("vae", None, None, None, None, None) == (4000, 5e-4, 10, 100)
+    assert registry.training_settings("vae", 50, None, 1e-3, None, None) == (50, 1e-3, 10, 100)
+    assert registry.training_settings("vae", None, 3, None, None, None) == (None, 5e-4, 10, None)
+    assert registry.training_settings("vae", None, None, None, 2, 7) == (4000, 5e-4, 2, 7)
+    assert registry.training_settings("realnvp", None, None, None, None, None) == \
+        (None, 1e-3, None, None)
+    assert registry.default_config("vae", [8, 8, 1]) == {"latent_dim": 32, "kl_warmup": 300}

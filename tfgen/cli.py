@@ -31,7 +31,7 @@ from tfgen._files import write_atomically
 from tfgen._quiet import quiet_console
 from tfgen._validation import check_train_arguments
 from tfgen.errors import NonFiniteLossError
-from tfgen.registry import MODELS, check_model_name
+from tfgen.registry import MODELS, check_model_name, training_settings
 
 __all__ = ["build_parser", "main"]
 
@@ -81,6 +81,8 @@ def _model_kwargs(args):
 
 def _train(args):
     check_model_name(args.model)
+    args.steps, args.lr, args.patience, args.validation_every = training_settings(
+        args.model, args.steps, args.epochs, args.lr, args.patience, args.validation_every)
     check_train_arguments(steps=args.steps, epochs=args.epochs, batch_size=args.batch_size,
                           lr=args.lr, lr_schedule=args.lr_schedule, patience=args.patience,
                           validation_every=args.validation_every, out=args.out,
@@ -254,7 +256,8 @@ def build_parser():
     train.add_argument("--epochs", type=int, help="epochs over the train split")
     train.add_argument("--batch-size", type=int,
                        help="default 64 for image data, 256 for vectors")
-    train.add_argument("--lr", type=float, default=1e-3, help="peak learning rate of Adam")
+    train.add_argument("--lr", type=float,
+                       help="peak learning rate of Adam (default: the model's, else 1e-3)")
     train.add_argument("--lr-schedule", choices=("cosine", "constant"), default="cosine",
                        help="cosine decays the rate to 0 over the run (default)")
     train.add_argument("--seed", type=int, default=0)

@@ -56,7 +56,7 @@ TENSORBOARD_GRIDS = 20
 STRATEGIES = ("default", "mirrored", "multi-worker")
 
 
-def train(model, data, out, steps=None, epochs=None, batch_size=None, lr=1e-3,
+def train(model, data, out, steps=None, epochs=None, batch_size=None, lr=None,
           lr_schedule="cosine", seed=0, patience=None, validation_every=None,
           conditional=False, config=None, checkpoint_every=DEFAULT_CHECKPOINT_EVERY,
           tensorboard=False, strategy="default", verbose=1):
@@ -66,15 +66,18 @@ def train(model, data, out, steps=None, epochs=None, batch_size=None, lr=1e-3,
       model: a registered model name (`tfgen.registry.MODELS`).
       data: a data name for `tfgen.data.load_data`.
       out: the run directory to create; it must not exist, or be empty.
-      steps, epochs: the budget (at most one; default 1000 steps). An epoch
-        is one pass over the train split in whole batches.
+      steps, epochs: the budget (at most one; default the model's
+        `tfgen.registry.default_training`, else 1000 steps). An epoch is one
+        pass over the train split in whole batches.
       batch_size: the global batch (default
         `tfgen.registry.default_batch_size`).
-      lr: Adam's (peak) learning rate, for each optimizer the model names.
+      lr: Adam's (peak) learning rate, for each optimizer the model names
+        (default the model's, else 1e-3).
       lr_schedule: "cosine" (decay to 0 over the budget) or "constant".
       seed: seeds weights, shuffling and dequantization noise.
       patience: early stopping after this many validations without a lower
-        validation loss, keeping the best weights.
+        validation loss, keeping the best weights (default the model's:
+        none for flows).
       validation_every: with `steps` and `patience`, validate every this
         many steps (default: `DEFAULT_VALIDATIONS` times per run).
       conditional: train a class-conditional model on labeled data.
@@ -98,6 +101,8 @@ def train(model, data, out, steps=None, epochs=None, batch_size=None, lr=1e-3,
     """
     # The CLI checked these before importing TensorFlow; Python callers not.
     registry.check_model_name(model)
+    steps, lr, patience, validation_every = registry.training_settings(
+        model, steps, epochs, lr, patience, validation_every)
     check_train_arguments(steps=steps, epochs=epochs, batch_size=batch_size, lr=lr,
                           lr_schedule=lr_schedule, patience=patience,
                           validation_every=validation_every, out=out,
@@ -158,7 +163,8 @@ def train(model, data, out, steps=None, epochs=None, batch_size=None, lr=1e-3,
                                                      labels=conditional)
     chief = _is_chief(distribution)
     throughput = callbacks.Throughput()
-    fit_callbacks = [callbacks.StopAtStep(plan["steps"]), throughput]
+    fit_callbacks = [*network.training_callbacks(), callbacks.StopAtStep(plan["steps"]),
+                     throughput]
     if chief:
         fit_callbacks.append(callbacks.PeriodicCheckpoint(
             checkpoint_dir, plan["checkpoint_every"], state={"run": run}))

@@ -411,6 +411,11 @@ class GenerativeModel(MultiWorkerMetricsMixin, keras.Model):
             return
         super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
 
+    def training_callbacks(self):
+        """Callbacks the model's configuration asks `tfgen train` to add
+        (loss-weight schedules, say); none by default."""
+        return []
+
     def prepare_training(self, x, y, batch_size):
         """Family hook run by `fit` before training (e.g. data-dependent
         initialization); `x`, `y` as given to `fit`."""

@@ -31,6 +31,7 @@ from tfgen._validation import check_positive_int
 from tfgen.models.base import GenerativeModel
 from tfgen.models.vae.bounds import elbo, iwae, kl_divergence
 from tfgen.models.vae.likelihoods import Bernoulli, Categorical, DiscretizedLogistic, Gaussian
+from tfgen.models.vae.schedules import KLWarmup
 
 tfd = tfp.distributions
 
@@ -55,6 +56,9 @@ class VAE(GenerativeModel):
         data, else a Gaussian with learned scale), "categorical",
         "logistic" (discretized logistic mixture), "bernoulli", "gaussian".
       beta: the KL weight (beta-VAE; 1 is the ELBO).
+      kl_warmup: steps of linear KL warm-up from 0 to `beta`
+        (`schedules.KLWarmup`, which `training_callbacks` returns for
+        `tfgen train`; pass it to `fit` yourself from Python). 0: none.
       objective: "elbo", or "iwae" with `num_samples` importance samples.
       num_samples: samples of z per example in training.
       eval_samples: importance samples of the IWAE bound in evaluation.
@@ -83,8 +87,8 @@ class VAE(GenerativeModel):
     loss_name = "negative ELBO"
 
     def __init__(self, event_shape, latent_dim=16, hidden_units=(256, 256),
-                 decoder_likelihood="auto", beta=1.0, objective="elbo", num_samples=1,
-                 eval_samples=1000, num_classes=None, condition_shape=None, dequantizer=None,
+                 decoder_likelihood="auto", beta=1.0, kl_warmup=0, objective="elbo",
+                 num_samples=1, eval_samples=1000, num_classes=None, condition_shape=None, dequantizer=None,
                  ema_decay=None, **kwargs):
         super().__init__(event_shape, num_classes=num_classes, condition_shape=condition_shape,
                          dequantizer=dequantizer, ema_decay=ema_decay, **kwargs)
@@ -99,6 +103,9 @@ class VAE(GenerativeModel):
         if not isinstance(beta, (int, float)) or beta < 0:
             raise ValueError(f"`beta` must be a float >= 0; received {beta!r}.")
         self.decoder_likelihood, self.objective, self.beta = decoder_likelihood, objective, beta
+        if not isinstance(kl_warmup, int) or kl_warmup < 0:
+            raise ValueError(f"`kl_warmup` must be an int >= 0; received {kl_warmup!r}.")
+        self.kl_warmup = kl_warmup
         self.num_samples = check_positive_int("num_samples", num_samples)
         self.eval_samples = check_positive_int("eval_samples", eval_samples)
         self.decoder_distribution = self._likelihood()
@@ -108,6 +115,10 @@ class VAE(GenerativeModel):
         self.decoder = _mlp(self.latent_dim + self.condition_size, self.hidden_units[::-1],
                             self.event_size // self.event_shape[-1] * channels, "decoder")
         self._params_shape = [*self.event_shape[:-1], channels]
+        # The KL's weight in the loss, set by schedules (`schedules`); saved
+        # with the model, so a resumed run goes on with it.
+        self.kl_weight = self.add_weight(shape=(), initializer=keras.initializers.Constant(
+            float(beta)), trainable=False, name="kl_weight")
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction")
         self.kl_tracker = keras.metrics.Mean(name="kl")
@@ -209,19 +220,23 @@ class VAE(GenerativeModel):
 
     # Training.
 
+    def training_callbacks(self):
+        """The schedules this model's configuration asks for."""
+        return [KLWarmup(self.kl_warmup)] if self.kl_warmup else []
+
     @property
     def metrics(self):
         return [self.loss_tracker, self.reconstruction_tracker, self.kl_tracker,
                 self.elbo_tracker, self.bits_per_dim_tracker]
 
-    def _loss(self, x, condition, seed):
+    def _loss(self, x, condition, seed, kl_weight):
         """Per-example loss and the ELBO's terms."""
         posterior, reconstruction, kl = self._terms(x, condition, seed)
         if self.objective == "iwae":
             loss = -iwae(posterior, self.prior(), self._log_likelihood(x, condition),
                          self.num_samples, seed=seed)
         else:
-            loss = -(reconstruction - self.beta * kl)
+            loss = -(reconstruction - tf.cast(kl_weight, kl.dtype) * kl)
         return loss, reconstruction, kl
 
     def _update_metrics(self, loss, reconstruction, kl, x):
@@ -236,7 +251,8 @@ class VAE(GenerativeModel):
         x, condition, _ = keras.utils.unpack_x_y_sample_weight(data)
         condition = self._condition(condition, tf.shape(x)[0]) if self.conditional else None
         with tf.GradientTape() as tape:
-            loss, reconstruction, kl = self._loss(x, condition, self._step_seed())
+            loss, reconstruction, kl = self._loss(x, condition, self._step_seed(),
+                                                  self.kl_weight)
             mean_loss = self.global_mean(loss)
         self.minimize(tape, mean_loss, self.trainable_weights)
         self.update_ema()
@@ -245,8 +261,9 @@ class VAE(GenerativeModel):
     def test_step(self, data):
         x, condition, _ = keras.utils.unpack_x_y_sample_weight(data)
         condition = self._condition(condition, tf.shape(x)[0]) if self.conditional else None
+        # Validation scores the objective itself, not a schedule's weight.
         seed = tf.constant([2, _TRAIN_SEED], tf.int32)
-        return self._update_metrics(*self._loss(x, condition, seed), x)
+        return self._update_metrics(*self._loss(x, condition, seed, self.beta), x)
 
     # Sampling and serving.
 
@@ -312,6 +329,7 @@ class VAE(GenerativeModel):
         return {**super().get_config(), "latent_dim": self.latent_dim,
                 "hidden_units": self.hidden_units,
                 "decoder_likelihood": self.decoder_likelihood, "beta": self.beta,
+                "kl_warmup": self.kl_warmup,
                 "objective": self.objective, "num_samples": self.num_samples,
                 "eval_samples": self.eval_samples}
 
