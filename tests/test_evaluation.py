@@ -52,6 +52,35 @@ def test_digits_of_one_class_score_far_worse_than_the_floor():
     assert metrics["kid_digits"] > 10 * metrics["kid_digits_stderr"]
 
 
+class ClassReplay(GenerativeModel):
+    """A conditional 'model' that returns train digits of the asked class
+    (or, with `shift`, of the class `shift` places on)."""
+
+    family = "test"
+
+    def __init__(self, rows, labels, shift=0, **kwargs):
+        super().__init__(list(rows.shape[1:]), num_classes=10, **kwargs)
+        self.rows, self.labels, self.shift = rows, labels, shift
+
+    def draw(self, n, condition, seed):
+        wanted = (np.argmax(condition, axis=-1) + self.shift) % 10
+        of_class = [np.flatnonzero(self.labels == k) for k in range(10)]
+        index = [of_class[k][i // 10 % len(of_class[k])] for i, k in enumerate(wanted)]
+        return tf.constant(self.rows[index])
+
+
+def test_conditional_samples_are_scored_by_the_class_the_classifier_names():
+    source = data.load_data("digits")
+    x, labels = _model_space(source, "train"), source.labels["train"]
+    right = evaluate(ClassReplay(x, labels), source)
+    assert right["class_accuracy_digits_floor"] > 0.99
+    # Real digits of the asked class: about the classifier's accuracy.
+    assert right["class_accuracy_digits"] > 0.98
+    wrong = evaluate(ClassReplay(x, labels, shift=1), source)
+    assert wrong["class_accuracy_digits"] < 0.05
+    assert "class_accuracy_digits" not in evaluate(Replay(x), source)
+
+
 def test_2d_samples_of_the_data_distribution_score_near_zero_and_a_shift_does_not():
     source = data.load_data("two_moons")
     fresh = source.toy.sample(2000, 77).astype(np.float32)  # the data's own law

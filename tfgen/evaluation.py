@@ -11,6 +11,8 @@ What `tfgen eval` prints and `metrics.json` holds, for every family:
   - digits: FID, KID and IS in the features of tfgen's shipped digits
     classifier (`fid_digits`, `kid_digits`, `is_digits`) and the class
     histogram of the samples, against the train split vs the test split;
+    for class-conditional models, how often the classifier names the
+    sample's condition;
   - vector data: `energy_distance` and `mmd` of samples to test data,
     against a train sample vs the test data;
 - `samples_per_second` of `model.sample`.
@@ -114,10 +116,17 @@ def _image_statistics(generated, reference):
             "is": float(inception.result()), "class_histogram": histogram.round(4).tolist()}
 
 
+def _accuracy(images, labels):
+    predicted = np.argmax(tfgen_metrics.digits_probabilities(images), axis=-1)
+    return float(np.mean(predicted == labels))
+
+
 def digits_sample_quality(model, source, split="test", seed=0):
     """`fid_digits`, `kid_digits` (and `kid_digits_stderr`), `is_digits` and
     `class_histogram` of as many samples as the train split has images,
-    against `split`; each with `_floor`: the train split in their place."""
+    against `split`; each with `_floor`: the train split in their place.
+    Class-conditional models (10 classes) add `class_accuracy_digits`: the
+    fraction of samples the classifier assigns to their condition."""
     real_train = _real_intensities(source, "train")
     reference = _real_intensities(source, split)
     generated = _intensities(source, _draw(model, len(real_train), seed))
@@ -125,6 +134,11 @@ def digits_sample_quality(model, source, split="test", seed=0):
     floor = _image_statistics(real_train, reference)
     out = {"num_generated": len(generated), "num_reference": len(reference),
            "kid_digits_stderr": model_stats["kid_stderr"]}
+    if model.conditional and model.num_classes == 10:
+        # Samples of class k (balanced, see `_draw`) that the classifier
+        # calls k; the floor: its accuracy on the real train digits.
+        out["class_accuracy_digits"] = _accuracy(generated, np.arange(len(generated)) % 10)
+        out["class_accuracy_digits_floor"] = _accuracy(real_train, source.labels["train"])
     for name, key in (("fid", "fid_digits"), ("kid", "kid_digits"), ("is", "is_digits"),
                       ("class_histogram", "class_histogram")):
         out[key] = model_stats[name]

@@ -23,12 +23,12 @@ resumed run draws the same noise as an uninterrupted one.
 import math
 
 import keras
-import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfgen._validation import check_positive_int
 from tfgen.models.base import GenerativeModel
+from tfgen.models.networks import ConditionedMLP
 from tfgen.models.vae.bounds import elbo, iwae, kl_divergence
 from tfgen.models.vae.likelihoods import Bernoulli, Categorical, DiscretizedLogistic, Gaussian
 from tfgen.models.vae.schedules import KLWarmup
@@ -44,7 +44,8 @@ _TRAIN_SEED = 0x5EED
 
 @keras.saving.register_keras_serializable(package="tfgen")
 class VAE(GenerativeModel):
-    """A VAE with MLP encoder and decoder.
+    """A VAE with MLP encoder and decoder (`ConditionedMLP`: conditions
+    reach every layer of both).
 
     Args:
       event_shape: the shape of one example (images are flattened by the
@@ -110,10 +111,13 @@ class VAE(GenerativeModel):
         self.eval_samples = check_positive_int("eval_samples", eval_samples)
         self.decoder_distribution = self._likelihood()
         channels = self.event_shape[-1] * self.decoder_distribution.params_per_channel
-        self.encoder = _mlp(self.event_size + self.condition_size, self.hidden_units,
-                            2 * self.latent_dim, "encoder")
-        self.decoder = _mlp(self.latent_dim + self.condition_size, self.hidden_units[::-1],
-                            self.event_size // self.event_shape[-1] * channels, "decoder")
+        # Conditions enter every layer of both networks.
+        self.encoder = ConditionedMLP(self.event_size, self.condition_size, self.hidden_units,
+                                      2 * self.latent_dim, name="encoder")
+        self.decoder = ConditionedMLP(self.latent_dim, self.condition_size,
+                                      self.hidden_units[::-1],
+                                      self.event_size // self.event_shape[-1] * channels,
+                                      name="decoder")
         self._params_shape = [*self.event_shape[:-1], channels]
         # The KL's weight in the loss, set by schedules (`schedules`); saved
         # with the model, so a resumed run goes on with it.
@@ -154,14 +158,10 @@ class VAE(GenerativeModel):
             x = tf.cast(self._data(x), self.compute_dtype) / (self.dequantizer.levels - 1)
         return tf.reshape(x, [-1, self.event_size])
 
-    @staticmethod
-    def _with_condition(h, condition):
-        return h if condition is None else tf.concat([h, tf.cast(condition, h.dtype)], -1)
-
     def posterior(self, x, condition=None):
         """q(z | x): `MultivariateNormalDiag` with batch shape `[batch]`;
         `condition` is the float condition `[batch, k]` (or None)."""
-        out = self.encoder(self._with_condition(self._encoder_input(x), condition))
+        out = self.encoder(self._encoder_input(x), condition)
         mean, raw_scale = tf.split(out, 2, axis=-1)
         return tfd.MultivariateNormalDiag(mean, 1e-4 + tf.nn.softplus(raw_scale))
 
@@ -176,9 +176,10 @@ class VAE(GenerativeModel):
         lead = tf.shape(z)[:-1]
         if condition is not None:
             condition = tf.broadcast_to(condition, tf.concat([lead, tf.shape(condition)[-1:]], 0))
-        h = self._with_condition(z, condition)
-        params = self.decoder(tf.reshape(h, [-1, h.shape[-1]]))  # the MLP takes [batch, k]
-        params = tf.reshape(params, tf.concat([lead, self._params_shape], 0))
+        flat_z = tf.reshape(z, [-1, self.latent_dim])  # the MLP takes [batch, k]
+        flat_c = None if condition is None else tf.reshape(condition, [-1, self.condition_size])
+        params = tf.reshape(self.decoder(flat_z, flat_c),
+                            tf.concat([lead, self._params_shape], 0))
         return self.decoder_distribution.distribution(params, event_rank=len(self.event_shape))
 
     def _log_likelihood(self, x, condition):
@@ -332,11 +333,3 @@ class VAE(GenerativeModel):
                 "kl_warmup": self.kl_warmup,
                 "objective": self.objective, "num_samples": self.num_samples,
                 "eval_samples": self.eval_samples}
-
-
-def _mlp(inputs, hidden_units, outputs, name):
-    network = keras.Sequential(
-        [keras.layers.Dense(units, activation="relu") for units in hidden_units]
-        + [keras.layers.Dense(outputs)], name=name)
-    network.build((None, inputs))
-    return network
