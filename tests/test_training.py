@@ -11,14 +11,15 @@ from tfgen.training import fit_plan
     # every 1000 steps.
     (dict(steps=1000), dict(epochs=1, steps_per_epoch=1000, steps=1000, validation_every=None,
                             checkpoint_every=1000, steps_per_execution=50)),
-    # Validation every 15 of 50 steps: 4 epochs, the last cut at 50; 5 divides both.
+    # Validation every 15 of 50 steps: 4 epochs, the last cut at 50; 5 divides both;
+    # checkpoints at validation points.
     (dict(steps=50, patience=3, validation_every=15),
-     dict(epochs=4, steps_per_epoch=15, steps=50, validation_every=15, checkpoint_every=50,
+     dict(epochs=4, steps_per_epoch=15, steps=50, validation_every=15, checkpoint_every=45,
           steps_per_execution=5)),
     # The default validation interval: 20 per run.
     (dict(steps=3000, patience=3),
      dict(epochs=20, steps_per_epoch=150, steps=3000, validation_every=150,
-          checkpoint_every=1000, steps_per_execution=50)),
+          checkpoint_every=900, steps_per_execution=50)),
     # An interval beyond the budget validates once, at its end.
     (dict(steps=40, patience=3, validation_every=100),
      dict(epochs=1, steps_per_epoch=40, steps=40, validation_every=40, checkpoint_every=40,

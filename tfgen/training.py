@@ -14,7 +14,9 @@ Resuming: every `checkpoint_every` steps the whole training state goes to
 `DIR.checkpoint/` beside DIR (see `tfgen.callbacks.PeriodicCheckpoint`).
 Running the same command again after a crash or a kill resumes from it
 (weights, optimizers, EMA, step; the data stream and its noise are functions
-of the step) and reaches the weights an uninterrupted run reaches;
+of the step) and, without early stopping, reaches the weights an
+uninterrupted run reaches (early stopping's patience count and best weights
+are not checkpointed: they start again);
 `run.json` records `resumed_from_step`. The checkpoint is removed when DIR
 is written. TensorBoard logs (`tensorboard=True`) are written to
 `DIR.checkpoint/tensorboard` while the run goes and end in DIR.
@@ -175,7 +177,9 @@ def train(model, data, out, steps=None, epochs=None, batch_size=None, lr=None,
     log_dir = os.path.join(checkpoint_dir, "tensorboard")
     if tensorboard and chief:
         every = max(plan["steps_per_execution"], plan["steps"] // TENSORBOARD_GRIDS)
-        fit_callbacks += [keras.callbacks.TensorBoard(log_dir, update_freq=every),
+        # Keras counts TensorBoard's update_freq in executions of the train function.
+        fit_callbacks += [keras.callbacks.TensorBoard(
+                              log_dir, update_freq=max(1, every // plan["steps_per_execution"])),
                           callbacks.SampleGrid(log_dir, every=every, seed=seed,
                                                image_shape=source.image_shape)]
     if resumed_from >= plan["steps"]:
@@ -249,9 +253,10 @@ def _is_chief(strategy):
 def _resume(network, checkpoint_dir, run):
     """Loads the checkpoint of this run, if there is one; returns its step
     (0 when starting afresh)."""
-    step, state = callbacks.read_checkpoint(checkpoint_dir)
+    _, state = callbacks.read_checkpoint(checkpoint_dir)
     if state is None:
         return 0
+    run = json.loads(json.dumps(run))  # as stored: tuples are lists
     if state.get("run") != run:
         differ = sorted(k for k in set(run) | set(state.get("run") or {})
                         if run.get(k) != (state.get("run") or {}).get(k))
@@ -261,6 +266,9 @@ def _resume(network, checkpoint_dir, run):
             "same command to resume it.")
     network.build_optimizers()
     network.load_weights(os.path.join(checkpoint_dir, callbacks.checkpoint.MODEL_FILE))
+    # The step the weights are at (a kill between the checkpoint's two files
+    # can leave state.json one checkpoint behind).
+    step = int(network.optimizer.iterations.numpy())
     print(f"tfgen: resuming from the checkpoint of step {step} in {checkpoint_dir}")
     return step
 
@@ -285,6 +293,10 @@ def fit_plan(steps, epochs, patience, validation_every, checkpoint_every, batche
         if patience is not None:
             every = min(validation_every or max(1, steps // DEFAULT_VALIDATIONS), steps)
     checkpoint_every = min(checkpoint_every, steps)
+    if patience is not None and epochs is None:
+        # Checkpoints at validation points: a resumed run validates where
+        # an uninterrupted one does.
+        checkpoint_every = max(every, checkpoint_every // every * every)
     return dict(epochs=epochs or -(-steps // every), steps_per_epoch=every, steps=steps,
                 validation_every=every if patience is not None and epochs is None else None,
                 checkpoint_every=checkpoint_every,

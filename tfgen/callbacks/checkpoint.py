@@ -2,9 +2,10 @@
 
 A checkpoint is one `.keras` file (weights, every optimizer with its slots
 and step count, the weight averages of `ema_decay` models) and a
-`state.json` next to it naming the step and the run it belongs to. Both are
-replaced atomically, so a process killed at any moment leaves the previous
-checkpoint whole.
+`state.json` next to it naming the step and the run it belongs to. Each is
+replaced atomically, so a process killed at any moment leaves a whole
+`.keras` file; `state.json` may then name the step before it, so resuming
+reads the step from the restored optimizer.
 
 tfgen's training data are a function of the step (`DataSource.dataset`'s
 `start_batch`) and its dequantization noise is stateless, so the step is

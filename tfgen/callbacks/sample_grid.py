@@ -25,6 +25,8 @@ class SampleGrid(keras.callbacks.Callback):
       image_shape: the picture shape of one example, for models of
         flattened images.
       to_pixels: callable from model-space samples to intensities in [0, 1].
+      condition: conditional models: the `num_samples` conditions (default
+        for class-conditional models: labels 0, 1, ... cycling).
 
     Example:
 
@@ -35,12 +37,12 @@ class SampleGrid(keras.callbacks.Callback):
     """
 
     def __init__(self, log_dir, every=500, num_samples=64, seed=0, image_shape=None,
-                 to_pixels=None):
+                 to_pixels=None, condition=None):
         super().__init__()
         if not isinstance(every, int) or every < 1:
             raise ValueError(f"`every` must be a positive int; received {every!r}.")
         self.log_dir, self.every, self.num_samples, self.seed = log_dir, every, num_samples, seed
-        self.image_shape, self.to_pixels = image_shape, to_pixels
+        self.image_shape, self.to_pixels, self.condition = image_shape, to_pixels, condition
         self._writer = None
         self._last = None
 
@@ -49,10 +51,21 @@ class SampleGrid(keras.callbacks.Callback):
         if step % self.every == 0 and step != self._last:
             self.write(step)
 
+    def on_train_begin(self, logs=None):
+        model = self.model
+        if getattr(model, "conditional", False) and not model.num_classes and (
+                self.condition is None):
+            raise ValueError(
+                f"`condition`: {type(model).__name__} is vector-conditional; pass the "
+                f"{self.num_samples} conditions of the grid.")
+
     def on_train_end(self, logs=None):
         step = int(self.model.optimizer.iterations.numpy())
         if step != self._last:
             self.write(step)
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
 
     def write(self, step):
         """Writes the grid of `step` now."""
@@ -66,8 +79,10 @@ class SampleGrid(keras.callbacks.Callback):
         self._last = step
 
     def _condition(self):
-        if not getattr(self.model, "conditional", False) or not self.model.num_classes:
+        if not getattr(self.model, "conditional", False):
             return {}
+        if self.condition is not None:
+            return {"condition": self.condition}
         return {"condition": np.arange(self.num_samples, dtype=np.int32)
                 % self.model.num_classes}
 

@@ -191,3 +191,30 @@ def test_export_runs_in_a_process_without_tfgen(digits, tmp_path):
     np.testing.assert_allclose(served["x"], model.decode_mean(mean), rtol=1e-5)
     levels = digits.dequantizer.to_levels(model.sample(3, seed=1)).numpy()
     np.testing.assert_array_equal(served["pixels"], levels)
+
+
+def test_a_gaussian_decoder_on_discrete_data_stays_in_model_space(digits):
+    model = VAE([8, 8, 1], latent_dim=2, hidden_units=[8], decoder_likelihood="gaussian",
+                dequantizer=digits.dequantizer)
+    x = _batch(digits, 4)
+    nll = tf.constant([100.0] * 4)
+    # Bits/dim of the 17-level data: the dequantizer's log-dets accounted.
+    np.testing.assert_allclose(model.bits_per_dim(nll, x),
+                               digits.dequantizer.bits_per_dim(nll, x), rtol=1e-6)
+    samples = model.sample(64, seed=0)  # decoder draws, not levels read as model space
+    assert len(np.unique(digits.dequantizer.to_levels(samples))) > 3
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(decoder_likelihood="bernoulli"), "2 levels"),
+    (dict(objective="iwae", beta=0.5), "no KL weight"),
+    (dict(objective="iwae", kl_warmup=10), "no KL weight")])
+def test_settings_that_would_not_be_bounds_are_refused(digits, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        VAE([8, 8, 1], dequantizer=digits.dequantizer, **kwargs)
+
+
+def test_a_condition_given_to_an_unconditional_vae_is_refused(digits):
+    model = VAE([8, 8, 1], latent_dim=2, hidden_units=[8], dequantizer=digits.dequantizer)
+    with pytest.raises(ValueError, match="unconditional"):
+        model.encode(_batch(digits, 2), condition=np.zeros([2], np.int32))

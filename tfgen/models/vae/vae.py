@@ -107,6 +107,10 @@ class VAE(GenerativeModel):
         if not isinstance(kl_warmup, int) or kl_warmup < 0:
             raise ValueError(f"`kl_warmup` must be an int >= 0; received {kl_warmup!r}.")
         self.kl_warmup = kl_warmup
+        if objective == "iwae" and (beta != 1.0 or kl_warmup):
+            raise ValueError(
+                f"`objective` 'iwae' has no KL weight: received beta={beta!r}, "
+                f"kl_warmup={kl_warmup!r}.")
         self.num_samples = check_positive_int("num_samples", num_samples)
         self.eval_samples = check_positive_int("eval_samples", eval_samples)
         self.decoder_distribution = self._likelihood()
@@ -139,6 +143,9 @@ class VAE(GenerativeModel):
                 f"`decoder_likelihood` {name!r} is for discrete data: the model needs the "
                 "data's `dequantizer` (its levels).")
         levels = None if self.dequantizer is None else self.dequantizer.levels
+        if name == "bernoulli" and levels != 2:
+            raise ValueError(f"`decoder_likelihood` 'bernoulli' is for binary data (2 levels); "
+                             f"the data have {levels} levels.")
         return {"categorical": lambda: Categorical(levels),
                 "logistic": lambda: DiscretizedLogistic(levels),
                 "bernoulli": Bernoulli, "gaussian": Gaussian}[name]()
@@ -192,8 +199,9 @@ class VAE(GenerativeModel):
         """A stateless seed of this training step and replica."""
         context = tf.distribute.get_replica_context()
         replica = 0 if context is None else context.replica_id_in_sync_group
-        return tf.stack([tf.cast(self.optimizer.iterations, tf.int32) * 1024 + replica,
-                         tf.constant(_TRAIN_SEED, tf.int32)])
+        seed = tf.stack([tf.cast(replica, tf.int32), tf.constant(_TRAIN_SEED, tf.int32)])
+        return tf.random.experimental.stateless_fold_in(
+            seed, tf.cast(self.optimizer.iterations, tf.int32))
 
     def _terms(self, x, condition, seed):
         """Per-example reconstruction E_q log p(x|z) and KL(q || p), nats."""
@@ -206,7 +214,7 @@ class VAE(GenerativeModel):
         """`{"elbo": -ELBO, "iwae_<k>": -IWAE_k}` per example, nats: upper
         bounds on -log p(x) (of the discrete data, for discrete
         likelihoods), with `k = eval_samples`."""
-        condition = self._condition(condition, tf.shape(x)[0]) if self.conditional else None
+        condition = self._condition(condition, tf.shape(x)[0])
         seed = tf.stack([tf.constant(1, tf.int32), tf.cast(seed, tf.int32)])
         posterior, prior = self.posterior(x, condition), self.prior()
         log_likelihood = self._log_likelihood(x, condition)
@@ -216,8 +224,11 @@ class VAE(GenerativeModel):
 
     def bits_per_dim(self, nll, x):
         """Bits/dim: of the discrete data directly for discrete likelihoods
-        (no dequantization to account for), else `nll / (D ln 2)`."""
-        return nll / (self.event_size * math.log(2.0))
+        (no dequantization to account for), else the base's (with a
+        Gaussian on dequantized data, its preprocessing accounted)."""
+        if self.decoder_distribution.discrete:
+            return nll / (self.event_size * math.log(2.0))
+        return super().bits_per_dim(nll, x)
 
     # Training.
 
@@ -233,7 +244,7 @@ class VAE(GenerativeModel):
     def _loss(self, x, condition, seed, kl_weight):
         """Per-example loss and the ELBO's terms."""
         posterior, reconstruction, kl = self._terms(x, condition, seed)
-        if self.objective == "iwae":
+        if self.objective == "iwae":  # the ELBO's terms stay as metrics
             loss = -iwae(posterior, self.prior(), self._log_likelihood(x, condition),
                          self.num_samples, seed=seed)
         else:
@@ -276,21 +287,23 @@ class VAE(GenerativeModel):
         return self._to_model_space(values)
 
     def _to_model_space(self, values):
-        if self.dequantizer is None:
+        """Decoder values in model space: levels at their bin centres, or
+        the continuous values as they are."""
+        if not self.decoder_distribution.discrete:
             return tf.cast(values, self.compute_dtype)
         levels = tf.cast(values, tf.int32)
         return self.dequantizer.to_model(levels, tf.fill(tf.shape(levels), 0.5))
 
     def encode(self, x, condition=None):
         """q(z | x)'s mean and standard deviation, `[batch, latent_dim]` each."""
-        condition = self._condition(condition, tf.shape(x)[0]) if self.conditional else None
+        condition = self._condition(condition, tf.shape(x)[0])
         posterior = self.posterior(x, condition)
         return posterior.mean(), posterior.stddev()
 
     def decode_mean(self, z, condition=None):
         """The decoder's mode (discrete: the most likely level) for latents
         `z` `[batch, latent_dim]`, in model space."""
-        condition = self._condition(condition, tf.shape(z)[0]) if self.conditional else None
+        condition = self._condition(condition, tf.shape(z)[0])
         return self._to_model_space(self.decode(z, condition).distribution.mode())
 
     def serving_endpoints(self):
