@@ -100,22 +100,6 @@ def _intensities(source, samples):
     return levels.reshape([len(levels), *source.image_shape]) / (source.dequantizer.levels - 1)
 
 
-def _image_statistics(generated, reference):
-    """FID, KID (with its standard error) and IS of `generated` against
-    `reference` in the digits classifier's features, and its class histogram."""
-    fid = tfgen_metrics.FID(tfgen_metrics.digits_features)
-    kid = tfgen_metrics.KID(tfgen_metrics.digits_features)
-    inception = tfgen_metrics.InceptionScore(tfgen_metrics.digits_probabilities)
-    fid.update_state(reference, generated)
-    kid.update_state(reference, generated)
-    inception.update_state(generated)
-    kid_mean, kid_error = kid.result_with_error()
-    classes = np.argmax(tfgen_metrics.digits_probabilities(generated), axis=-1)
-    histogram = np.bincount(classes, minlength=10) / len(classes)
-    return {"fid": float(fid.result()), "kid": float(kid_mean), "kid_stderr": float(kid_error),
-            "is": float(inception.result()), "class_histogram": histogram.round(4).tolist()}
-
-
 def _accuracy(images, labels):
     predicted = np.argmax(tfgen_metrics.digits_probabilities(images), axis=-1)
     return float(np.mean(predicted == labels))
@@ -130,8 +114,8 @@ def digits_sample_quality(model, source, split="test", seed=0):
     real_train = _real_intensities(source, "train")
     reference = _real_intensities(source, split)
     generated = _intensities(source, _draw(model, len(real_train), seed))
-    model_stats = _image_statistics(generated, reference)
-    floor = _image_statistics(real_train, reference)
+    model_stats = tfgen_metrics.digits_statistics(generated, reference)
+    floor = tfgen_metrics.digits_statistics(real_train, reference)
     out = {"num_generated": len(generated), "num_reference": len(reference),
            "kid_digits_stderr": model_stats["kid_stderr"]}
     if model.conditional and model.num_classes == 10:

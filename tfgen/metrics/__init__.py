@@ -3,7 +3,7 @@ Inception Score as Keras metrics, their feature networks (tfgen's shipped
 digits classifier, InceptionV3 from a local file), and the energy distance,
 MMD and Frechet distance in NumPy."""
 
-from tfgen.metrics.digits_floor import digits_floor
+from tfgen.metrics.digits_floor import digits_floor, digits_statistics
 from tfgen.metrics.distances import (
     energy_distance, frechet_distance, median_bandwidth, mmd, polynomial_mmd)
 from tfgen.metrics.features import (
@@ -18,6 +18,7 @@ __all__ = [
     "digits_classifier",
     "digits_features",
     "digits_floor",
+    "digits_statistics",
     "digits_intensities",
     "digits_probabilities",
     "energy_distance",
