@@ -294,10 +294,7 @@ class GenerativeModel(MultiWorkerMetricsMixin, keras.Model):
         sum the replicas' gradients, so this is the single-device update,
         also when the replicas' batches differ in size."""
         per_example = tf.convert_to_tensor(per_example)
-        count = tf.cast(tf.size(per_example), per_example.dtype)
-        context = tf.distribute.get_replica_context()
-        if context is not None and context.num_replicas_in_sync > 1:
-            count = context.all_reduce(tf.distribute.ReduceOp.SUM, count)
+        count = _sum_over_replicas(tf.cast(tf.size(per_example), per_example.dtype))
         return tf.reduce_sum(per_example) / count
 
     def minimize(self, tape, loss, variables, optimizer_name="optimizer"):
@@ -454,15 +451,19 @@ class GenerativeModel(MultiWorkerMetricsMixin, keras.Model):
                 "ema_decay": self.ema_decay}
 
 
-def _finite_everywhere(loss):
-    """Whether `loss` is finite on every replica (one all-reduce when there
-    are several), so that all of them stop together."""
-    finite = tf.math.is_finite(loss)
+def _sum_over_replicas(value):
+    """`value` summed over the replicas in sync (itself on one replica, or
+    outside a replica context)."""
     context = tf.distribute.get_replica_context()
     if context is None or context.num_replicas_in_sync == 1:
-        return finite
-    bad = context.all_reduce(tf.distribute.ReduceOp.SUM, tf.cast(~finite, tf.float32))
-    return tf.equal(bad, 0.0)
+        return value
+    return context.all_reduce(tf.distribute.ReduceOp.SUM, value)
+
+
+def _finite_everywhere(loss):
+    """Whether `loss` is finite on every replica, so that all of them stop
+    together."""
+    return tf.equal(_sum_over_replicas(tf.cast(~tf.math.is_finite(loss), tf.float32)), 0.0)
 
 
 def _check_batch(condition, batch_size):

@@ -261,7 +261,7 @@ class VAE(GenerativeModel):
 
     def train_step(self, data):
         x, condition, _ = keras.utils.unpack_x_y_sample_weight(data)
-        condition = self._condition(condition, tf.shape(x)[0]) if self.conditional else None
+        condition = self._condition(condition, tf.shape(x)[0])
         with tf.GradientTape() as tape:
             loss, reconstruction, kl = self._loss(x, condition, self._step_seed(),
                                                   self.kl_weight)
@@ -272,7 +272,7 @@ class VAE(GenerativeModel):
 
     def test_step(self, data):
         x, condition, _ = keras.utils.unpack_x_y_sample_weight(data)
-        condition = self._condition(condition, tf.shape(x)[0]) if self.conditional else None
+        condition = self._condition(condition, tf.shape(x)[0])
         # Validation scores the objective itself, not a schedule's weight.
         seed = tf.constant([2, _TRAIN_SEED], tf.int32)
         return self._update_metrics(*self._loss(x, condition, seed, self.beta), x)
