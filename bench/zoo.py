@@ -9,7 +9,8 @@ registry defaults for the data's shape), run in a fresh process one after
 another (never two at once: they would share the CPU and distort the
 timings). The table replaces the one between the `zoo` markers of
 saved_models/README.md. Models that cannot take a data's shape (Glow on 2D
-points) are listed as such. A family added to the registry adds its rows.
+points) are listed as such. A family added to the registry adds its rows;
+`CONDITIONAL` lists the class-conditional runs (`--conditional`) it adds.
 """
 
 import argparse
@@ -24,17 +25,20 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 README = os.path.join(ROOT, "saved_models", "README.md")
 BEGIN, END = "<!-- zoo:begin -->", "<!-- zoo:end -->"
 DATA = ("digits", "two_moons", "eight_gaussians")
+# (model, data) trained class-conditionally too.
+CONDITIONAL = (("vae", "digits"),)
 
 
-def command(model, data, out):
-    return ["tfgen", "train", model, "--data", data, "--out", out]
+def command(model, data, out, conditional=False):
+    return ["tfgen", "train", model, "--data", data, *(["--conditional"] if conditional else []),
+            "--out", out]
 
 
-def run(model, data, out):
+def run(model, data, out, conditional=False):
     """Trains one model (a fresh `tfgen train` process); returns its metrics."""
-    path = os.path.join(out, f"{model}_{data}")
+    path = os.path.join(out, f"{model}_{data}" + ("_conditional" if conditional else ""))
     if not os.path.isfile(os.path.join(path, "metrics.json")):
-        args = command(model, data, path)
+        args = command(model, data, path, conditional)
         print("$", " ".join(args), flush=True)
         tfgen = os.path.join(os.path.dirname(sys.executable), "tfgen")
         subprocess.run([tfgen, *args[1:]], check=True)
@@ -62,7 +66,7 @@ def _likelihood(metrics):
     return ", ".join(bounds) or "none"
 
 
-def row(model, data, metrics):
+def row(model, data, metrics, conditional=False):
     """One table row (Markdown) of a run's metrics."""
     kid = (f"{metrics['kid_digits']:.2f} ± {metrics['kid_digits_stderr']:.2f} "
            f"({metrics['kid_digits_floor']:.2f})" if "kid_digits" in metrics else "")
@@ -70,16 +74,17 @@ def row(model, data, metrics):
         f"`{model}`", data, _likelihood(metrics),
         f"{metrics['kl_gap']:.3f}" if "kl_gap" in metrics else "",
         _floor(metrics, "fid_digits", 2), kid, _floor(metrics, "is_digits", 2),
-        _floor(metrics, "energy_distance", 4),
+        _floor(metrics, "class_accuracy_digits", 3), _floor(metrics, "energy_distance", 4),
         f"{metrics['samples_per_second']:,.0f}", f"{metrics['train_seconds']:.0f}",
-        f"`{' '.join(command(model, data, 'DIR'))}`"]
+        f"`{' '.join(command(model, data, 'DIR', conditional))}`"]
     return "| " + " | ".join(cells) + " |"
 
 
 HEADER = (
     "| model | data | bits/dim (test) | KL gap (nats) | FID digits (floor) | "
-    "KID digits (floor) | IS digits (floor) | energy distance (floor) | samples/s | train s | "
-    "command |\n|---|---|---|---|---|---|---|---|---|---|---|")
+    "KID digits (floor) | IS digits (floor) | class accuracy (floor) | "
+    "energy distance (floor) | samples/s | train s | command |\n"
+    "|---|---|---|---|---|---|---|---|---|---|---|---|")
 
 
 def table(rows):
@@ -110,9 +115,11 @@ def main():
     for model in args.models.split(","):
         for data in args.data.split(","):
             if not _takes(model, data):
-                rows.append(f"| `{model}` | {data} | takes images only | | | | | | | | |")
+                rows.append(f"| `{model}` | {data} | takes images only | | | | | | | | | |")
                 continue
             rows.append(row(model, data, run(model, data, args.out)))
+            if (model, data) in CONDITIONAL:
+                rows.append(row(model, data, run(model, data, args.out, True), True))
     text = table(rows)
     print(text)
     if not args.no_readme:

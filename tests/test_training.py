@@ -68,4 +68,5 @@ def test_models_that_overfit_stop_early_by_default():
     assert registry.training_settings("vae", None, None, None, 2, 7) == (4000, 5e-4, 2, 7)
     assert registry.training_settings("realnvp", None, None, None, None, None) == \
         (None, 1e-3, None, None)
-    assert registry.default_config("vae", [8, 8, 1]) == {"latent_dim": 32, "kl_warmup": 300}
+    assert registry.default_config("vae", [8, 8, 1]) == {"network": "conv", "latent_dim": 32,
+                                                         "kl_warmup": 300}

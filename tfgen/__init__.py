@@ -3,7 +3,8 @@
 Subpackages: `models` (`GenerativeModel`, the contract of every family),
 `bijectors` (pure TFP bijectors), `flows` (Keras flow models), `data` (toys,
 digits, files, TFDS), `metrics` (FID, KID, IS, energy distance, MMD and the
-digits classifier), `evaluation` (one evaluation of any model), `testing`
+digits classifier), `evaluation` (one evaluation of any model), `latent`
+(latent-space tools for VAEs: interpolations, attribute vectors), `testing`
 (public checks), `export` (SavedModels), `registry` (model names),
 `training` (a `tfgen train` run), `callbacks`, `errors`, `cli` (the `tfgen`
 command).
@@ -18,7 +19,7 @@ import importlib
 __version__ = "0.1.0"
 
 _SUBPACKAGES = ("bijectors", "callbacks", "data", "errors", "evaluation", "export", "flows",
-                "metrics", "models", "registry", "testing", "training")
+                "latent", "metrics", "models", "registry", "testing", "training")
 
 __all__ = [*_SUBPACKAGES, "__version__"]
 

@@ -15,6 +15,8 @@ What `tfgen eval` prints and `metrics.json` holds, for every family:
     sample's condition;
   - vector data: `energy_distance` and `mmd` of samples to test data,
     against a train sample vs the test data;
+- the family's own figures (`model.evaluation_metrics`: a VQ-VAE's
+  reconstruction and codebook use);
 - `samples_per_second` of `model.sample`.
 
 Models that keep weight averages (`ema_decay`) are evaluated with them.
@@ -58,6 +60,7 @@ def evaluate(model, source, split="test", seed=0):
             out.update(source.metrics(model, split))
         elif model.likelihood == "bound":
             out.update(bound_metrics(model, source, split))
+        out.update(model.evaluation_metrics(source, split))
         if source.name == "digits":
             out.update(digits_sample_quality(model, source, split, seed))
         elif source.image_shape is None and len(source.event_shape) == 1:

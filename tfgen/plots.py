@@ -25,13 +25,26 @@ def image_grid_png(images, path, columns=None):
     plt.imsave(path, grid[..., 0] if c == 1 else grid, cmap="gray", vmin=0, vmax=1)
 
 
-def scatter_png(samples, path, reference=None, bounds=(-4, 4), title="model samples"):
-    """Scatter plot of 2D samples, beside `reference` data if given."""
-    panels = [(samples, title)] + ([(reference, "data")] if reference is not None else [])
-    fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 4), squeeze=False)
-    for ax, (points, name) in zip(axes[0], panels):
+def scatter_png(samples, path, reference=None, bounds=(-4, 4), title="model samples",
+                labels=None):
+    """Scatter plot of 2D samples, beside `reference` data if given; with
+    int `labels` (one per sample) the samples are colored by label, with a
+    legend."""
+    panels = [(samples, title, labels)] + (
+        [(reference, "data", None)] if reference is not None else [])
+    width = 4 * len(panels) + (1 if labels is not None else 0)  # room for the legend
+    fig, axes = plt.subplots(1, len(panels), figsize=(width, 4), squeeze=False)
+    for ax, (points, name, classes) in zip(axes[0], panels):
         points = np.asarray(points)
-        ax.scatter(points[:, 0], points[:, 1], s=1, alpha=0.4)
+        if classes is None:
+            ax.scatter(points[:, 0], points[:, 1], s=1, alpha=0.4)
+        else:
+            classes = np.asarray(classes)
+            for k, label in enumerate(np.unique(classes)):
+                ax.scatter(*points[classes == label].T, s=8, alpha=0.7, label=str(label),
+                           color=plt.cm.tab10(k % 10))
+            ax.legend(title="label", loc="center left", bbox_to_anchor=(1.02, 0.5),
+                      markerscale=2, frameon=False)
         ax.set(xlim=bounds, ylim=bounds, aspect="equal", title=name)
     fig.tight_layout()
     fig.savefig(path, dpi=100)

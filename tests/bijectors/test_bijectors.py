@@ -5,6 +5,7 @@ import pytest
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+import tfgen.testing
 from tfgen import bijectors
 
 tfb, tfd = tfp.bijectors, tfp.distributions
@@ -134,3 +135,33 @@ def test_spline_coupling_identity_tails_and_zero_start():
                        tf.zeros([*x.shape, 3], x.dtype))
     identity = bijectors.SplineCoupling(mask, zeros, bound=2.0)
     np.testing.assert_allclose(identity.forward(x), x, atol=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["planar", "radial"])
+def test_batched_parameters_are_one_bijector_per_example(kind):
+    """Parameters `[b, ...]` (an encoder's, one set per example) act as b
+    bijectors: each row as the unbatched bijector of its own parameters,
+    exact under check_bijector, broadcasting over leading sample axes."""
+    rng = np.random.default_rng(3)
+    b, d = 5, 3
+    if kind == "planar":
+        params = (rng.normal(size=(b, d)), rng.normal(size=(b, d)), rng.normal(size=b))
+        make = bijectors.Planar
+    else:
+        params = (rng.normal(size=(b, d)), rng.uniform(0.2, 2.0, size=b), rng.normal(size=b))
+        params = (params[0], params[1], np.maximum(params[2], -params[1]))
+        make = bijectors.Radial
+    batched = make(*params)
+    x = rng.normal(size=(4, b, d))
+    report = tfgen.testing.check_bijector(batched, x[0])
+    assert report.ok, report
+    y, log_det = batched.forward(x), batched.forward_log_det_jacobian(x, event_ndims=1)
+    assert y.shape == (4, b, d) and log_det.shape == (4, b)
+    for i in range(b):
+        single = make(*(p[i] for p in params))
+        np.testing.assert_allclose(y[:, i], single.forward(x[:, i]), rtol=1e-12)
+        np.testing.assert_allclose(log_det[:, i],
+                                   single.forward_log_det_jacobian(x[:, i], event_ndims=1),
+                                   rtol=1e-12)
+        np.testing.assert_allclose(batched.inverse(tf.constant(y.numpy()))[:, i], x[:, i],
+                                   atol=1e-10)

@@ -2,6 +2,7 @@
 
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from tfgen.models import ConditionedMLP
@@ -27,3 +28,76 @@ def test_unconditional_is_a_plain_mlp_and_round_trips_its_config():
     clone = ConditionedMLP.from_config(net.get_config())
     assert clone.get_config() == net.get_config()
     assert isinstance(clone, keras.layers.Layer) and len(clone.weights) == 4
+
+
+def test_upsample_repeats_each_value_and_its_gradient_compiles_under_xla():
+    from tfgen.models.networks import Upsample2D
+
+    x = tf.reshape(tf.range(4.0), [1, 2, 2, 1])
+    np.testing.assert_array_equal(Upsample2D(2)(x)[0, :, :, 0],
+                                  [[0, 0, 1, 1], [0, 0, 1, 1], [2, 2, 3, 3], [2, 2, 3, 3]])
+
+    @tf.function(jit_compile=True)
+    def gradient(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = tf.reduce_sum(Upsample2D(3)(x) * tf.reshape(tf.range(36.0), [1, 6, 6, 1]))
+        return tape.gradient(y, x)
+
+    # d/dx_ij of sum_k w_k y_k: the sum of the weights of its 3x3 copies.
+    expected = np.arange(36.0).reshape(2, 3, 2, 3).sum(axis=(1, 3))
+    np.testing.assert_allclose(gradient(x)[0, :, :, 0], expected)
+
+
+def test_conv_encoder_and_decoder_shapes_and_the_condition_in_later_blocks():
+    from tfgen.models.networks import ConditionedConvDecoder, ConditionedConvEncoder
+
+    encoder = ConditionedConvEncoder([8, 8, 1], 3, [4, 8], [16], 6)
+    decoder = ConditionedConvDecoder(5, 3, [8, 8, 1], [4, 8], [16], 17)
+    x = np.random.default_rng(0).uniform(size=(2, 8, 8, 1)).astype(np.float32)
+    c0, c1 = np.zeros([2, 3], np.float32), np.eye(3, dtype=np.float32)[:2]
+    assert encoder(x, c0).shape == (2, 6)
+    assert decoder(np.zeros([2, 5], np.float32), c0).shape == (2, 8, 8, 17)
+    # Cut the condition out of the MLP head: it still reaches the conv blocks.
+    for net in (encoder, decoder):
+        for layer in net.head.dense_layers:
+            kernel = layer.kernel
+            width = kernel.shape[0] - 3
+            kernel.assign(tf.concat([kernel[:width], tf.zeros_like(kernel[width:])], axis=0))
+    assert not np.allclose(encoder(x, c0), encoder(x, c1))
+    z = np.ones([2, 5], np.float32)
+    assert not np.allclose(decoder(z, c0), decoder(z, c1))
+    clone = ConditionedConvDecoder.from_config(decoder.get_config())
+    assert [w.shape for w in clone.weights] == [w.shape for w in decoder.weights]
+
+
+def test_conv_networks_refuse_sizes_they_cannot_halve():
+    from tfgen.models.networks import ConditionedConvEncoder
+
+    with pytest.raises(ValueError, match="divisible by"):
+        ConditionedConvEncoder([6, 6, 1], 0, [4, 8], [16], 6)
+
+
+def test_conv_grid_encoder_and_decoder_shapes_the_condition_and_config():
+    from tfgen.models.networks import ConditionedConvGridDecoder, ConditionedConvGridEncoder
+
+    encoder = ConditionedConvGridEncoder([8, 8, 1], 3, [4, 8], 5)
+    decoder = ConditionedConvGridDecoder(5, 3, [4, 8], 17)
+    x = np.random.default_rng(0).uniform(size=(2, 8, 8, 1)).astype(np.float32)
+    c0, c1 = np.zeros([2, 3], np.float32), np.eye(3, dtype=np.float32)[:2]
+    grid = encoder(x, c0)
+    assert grid.shape == (2, 2, 2, 5)
+    assert decoder(grid, c0).shape == (2, 8, 8, 17)
+    assert ConditionedConvGridEncoder([8, 8, 1], 0, [4], 5)(x).shape == (2, 4, 4, 5)
+    # The condition reaches the last block of each (the first blocks' offsets cut).
+    for net in (encoder, decoder):
+        for layer in net.condition_layers[:-1]:
+            layer.kernel.assign(tf.zeros_like(layer.kernel))
+    assert not np.allclose(encoder(x, c0), encoder(x, c1))
+    assert not np.allclose(decoder(grid, c0), decoder(grid, c1))
+    for net in (encoder, decoder):
+        clone = type(net).from_config(net.get_config())
+        assert clone.get_config() == net.get_config()
+        assert [w.shape for w in clone.weights] == [w.shape for w in net.weights]
+    with pytest.raises(ValueError, match="channels"):
+        ConditionedConvGridDecoder(5, 0, [], 17)

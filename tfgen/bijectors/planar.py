@@ -36,10 +36,12 @@ class Planar(tfb.Bijector):
     `tf.Variable`s (TFP's idiom) trains: every method reads them afresh.
 
     Args:
-      w: Tensor or Variable `[d]`, the direction of the hyperplane.
-      u: Tensor or Variable `[d]`, the unconstrained translation; `u_hat`
-        is used.
-      b: scalar Tensor or Variable, the offset.
+      w: Tensor or Variable `[d]`, the direction of the hyperplane, or
+        `[..., d]`: a batch of bijectors (e.g. one per example, emitted by
+        an encoder), broadcasting against the inputs' batch dimensions.
+      u: Tensor or Variable `[..., d]`, the unconstrained translation;
+        `u_hat` is used.
+      b: Tensor or Variable `[...]`, the offset.
       validate_args: Python `bool`, check argument shapes.
       name: Python `str` name for ops.
 
@@ -64,18 +66,18 @@ class Planar(tfb.Bijector):
             self._w = tensor_util.convert_nonref_to_tensor(w, dtype=dtype, name="w")
             self._u = tensor_util.convert_nonref_to_tensor(u, dtype=dtype, name="u")
             self._b = tensor_util.convert_nonref_to_tensor(b, dtype=dtype, name="b")
-            for arg, rank in (("w", 1), ("u", 1), ("b", 0)):
+            for arg in ("w", "u"):
                 tensor = getattr(self, "_" + arg)
-                if tensor.shape.rank is not None and tensor.shape.rank != rank:
+                if tensor.shape.rank is not None and tensor.shape.rank < 1:
                     raise ValueError(
-                        f"Planar: `{arg}` must have rank {rank}; received shape "
+                        f"Planar: `{arg}` must have rank >= 1 ([..., d]); received shape "
                         f"{tensor.shape.as_list()}."
                     )
-            if (self._w.shape[0] is not None and self._u.shape[0] is not None
-                    and self._w.shape[0] != self._u.shape[0]):
+            if (self._w.shape[-1] is not None and self._u.shape[-1] is not None
+                    and self._w.shape[-1] != self._u.shape[-1]):
                 raise ValueError(
                     f"Planar: `w` and `u` must have the same size; received "
-                    f"{self._w.shape[0]} and {self._u.shape[0]}.")
+                    f"{self._w.shape[-1]} and {self._u.shape[-1]}.")
             super().__init__(
                 forward_min_event_ndims=1,
                 validate_args=validate_args,
@@ -112,26 +114,26 @@ class Planar(tfb.Bijector):
         """`(w, u_hat, b)` as tensors, each variable read once."""
         w = tf.convert_to_tensor(self._w)
         u = tf.convert_to_tensor(self._u)
-        wu = tf.reduce_sum(w * u)
+        wu = tf.reduce_sum(w * u, axis=-1)
         m = -1.0 + tf.math.softplus(wu)
-        u_hat = u + (m - wu) * w / tf.reduce_sum(tf.square(w))
+        u_hat = u + ((m - wu) / tf.reduce_sum(tf.square(w), axis=-1))[..., tf.newaxis] * w
         return w, u_hat, tf.convert_to_tensor(self._b)
 
     def _forward(self, x):
         w, u_hat, b = self._values()
-        return x + u_hat * tf.tanh(tf.linalg.matvec(x, w) + b)[..., tf.newaxis]
+        return x + u_hat * tf.tanh(tf.reduce_sum(x * w, axis=-1) + b)[..., tf.newaxis]
 
     def _forward_log_det_jacobian(self, x):
         # det(I + u_hat h'(a) w^T) = 1 + h'(a) w^T u_hat, with h' = 1 - tanh^2.
         w, u_hat, b = self._values()
-        a = tf.linalg.matvec(x, w) + b
-        wu_hat = tf.reduce_sum(w * u_hat)
+        a = tf.reduce_sum(x * w, axis=-1) + b
+        wu_hat = tf.reduce_sum(w * u_hat, axis=-1)
         return tf.math.log(tf.abs(1.0 + (1.0 - tf.square(tf.tanh(a))) * wu_hat))
 
     def _inverse(self, y):
         w, u_hat, b = self._values()
-        c = tf.reduce_sum(w * u_hat)        # w^T u_hat > -1
-        target = tf.linalg.matvec(y, w)     # w^T y
+        c = tf.reduce_sum(w * u_hat, axis=-1)   # w^T u_hat > -1
+        target = tf.reduce_sum(y * w, axis=-1)  # w^T y
 
         def residual(s):
             return s + c * tf.tanh(s + b) - target

@@ -35,9 +35,11 @@ class Radial(tfb.Bijector):
     `tf.Variable`s (TFP's idiom) trains: every method reads them afresh.
 
     Args:
-      z0: Tensor or Variable `[d]`, the centre.
-      alpha: positive scalar Tensor or Variable.
-      beta: scalar Tensor or Variable with `beta >= -alpha`.
+      z0: Tensor or Variable `[d]`, the centre, or `[..., d]`: a batch of
+        bijectors (e.g. one per example, emitted by an encoder),
+        broadcasting against the inputs' batch dimensions.
+      alpha: positive Tensor or Variable `[...]`.
+      beta: Tensor or Variable `[...]` with `beta >= -alpha`.
       validate_args: Python `bool`, add run-time checks of `alpha` and `beta`
         (of variables: at every call).
       name: Python `str` name for ops.
@@ -67,9 +69,9 @@ class Radial(tfb.Bijector):
             self._z0 = tensor_util.convert_nonref_to_tensor(z0, dtype=dtype, name="z0")
             self._alpha = tensor_util.convert_nonref_to_tensor(alpha, dtype=dtype, name="alpha")
             self._beta = tensor_util.convert_nonref_to_tensor(beta, dtype=dtype, name="beta")
-            if self._z0.shape.rank is not None and self._z0.shape.rank != 1:
+            if self._z0.shape.rank is not None and self._z0.shape.rank < 1:
                 raise ValueError(
-                    f"Radial: `z0` must have rank 1; received shape "
+                    f"Radial: `z0` must have rank >= 1 ([..., d]); received shape "
                     f"{self._z0.shape.as_list()}.")
             # Variables change after construction: only validate_args checks them.
             alpha_value = _static_value(self._alpha)
@@ -117,7 +119,7 @@ class Radial(tfb.Bijector):
     def _forward(self, x):
         z0, a, beta = self._values()
         r = tf.norm(x - z0, axis=-1, keepdims=True)
-        return x + beta / (a + r) * (x - z0)
+        return x + beta[..., None] / (a[..., None] + r) * (x - z0)
 
     def _forward_log_det_jacobian(self, x):
         z0, a, beta = self._values()
@@ -131,6 +133,7 @@ class Radial(tfb.Bijector):
         big_r = tf.norm(y - z0, axis=-1, keepdims=True)
         # r = (-p + sqrt(p^2 + 4 a R)) / 2 with p = a + beta - R; for p > 0 use
         # the equivalent 2 a R / (p + sqrt(...)) to avoid cancellation.
+        a, beta = a[..., None], beta[..., None]  # against the kept event axis
         p = a + beta - big_r
         root = tf.sqrt(tf.square(p) + 4.0 * a * big_r)
         r = tf.where(p > 0, 2.0 * a * big_r / (p + root), 0.5 * (root - p))

@@ -1,6 +1,19 @@
-"""The contract every model family implements, and networks they share."""
+"""The contract every model family implements, networks they share, and the
+families' models (`VAE`, `HierarchicalVAE`, `VQVAE`: `tfgen.models.vae`,
+loaded when first used)."""
 
 from tfgen.models.base import GenerativeModel, stateless_seed
 from tfgen.models.networks import ConditionedMLP, conditioner_network
 
-__all__ = ["ConditionedMLP", "GenerativeModel", "conditioner_network", "stateless_seed"]
+__all__ = ["ConditionedMLP", "GenerativeModel", "HierarchicalVAE", "VAE", "VQVAE",
+           "conditioner_network", "stateless_seed"]
+
+_FAMILY_MODELS = {"VAE": "vae", "HierarchicalVAE": "vae", "VQVAE": "vae"}
+
+
+def __getattr__(name):
+    if name in _FAMILY_MODELS:
+        import importlib
+
+        return getattr(importlib.import_module(f"tfgen.models.{_FAMILY_MODELS[name]}"), name)
+    raise AttributeError(f"module 'tfgen.models' has no attribute {name!r}")

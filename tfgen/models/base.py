@@ -229,6 +229,13 @@ class GenerativeModel(MultiWorkerMetricsMixin, keras.Model):
         evaluation reports each as `<name>_nll` and `<name>_bits_per_dim`."""
         raise NotImplementedError
 
+    def evaluation_metrics(self, source, split="test"):
+        """The family's own figures on `split` of `source` (a
+        `tfgen.data.DataSource`) that evaluation reports next to the
+        likelihood and sample quality, as a dict of floats (a VQ-VAE's
+        reconstruction and codebook use); none by default."""
+        return {}
+
     # Optimizers.
 
     def compile(self, optimizer=None, **kwargs):

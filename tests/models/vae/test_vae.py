@@ -15,6 +15,8 @@ from tfgen import data, export
 from tfgen.cli import main
 from tfgen.models.vae import VAE, elbo, iwae
 
+from .contract import check_samples_are_levels, check_served_encode_decode_sample
+
 
 @pytest.fixture(scope="module")
 def digits():
@@ -74,13 +76,7 @@ def test_bounds_are_ordered_and_match_the_plain_functions(digits):
 
 
 def test_samples_are_levels_at_their_bin_centres(digits):
-    model = _trained(digits, steps=2)
-    samples = model.sample(6, seed=4)
-    np.testing.assert_array_equal(samples, model.sample(6, seed=4))
-    levels = digits.dequantizer.to_levels(samples).numpy()
-    centres = digits.dequantizer.to_model(levels, np.full(levels.shape, 0.5, np.float32))
-    np.testing.assert_allclose(samples, centres, rtol=1e-6)
-    assert levels.min() >= 0 and levels.max() <= 16
+    check_samples_are_levels(_trained(digits, steps=2), digits.dequantizer)
 
 
 def test_keras_round_trip_and_export(digits, tmp_path):
@@ -97,16 +93,7 @@ def test_keras_round_trip_and_export(digits, tmp_path):
 
     export.export(model, tmp_path / "export")
     served = tf.saved_model.load(os.fspath(tmp_path / "export")).signatures
-    with model.averaged_weights():
-        mean, stddev = model.encode(x)
-        decoded = model.decode_mean(mean)
-    out = served["encode"](x=x)
-    np.testing.assert_allclose(out["mean"], mean, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(out["stddev"], stddev, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(served["decode"](z=mean)["x"], decoded, rtol=1e-5)
-    sampled = served["sample"](n=tf.constant(5), seed=tf.constant(2))
-    np.testing.assert_allclose(sampled["samples"], model.sample(5, seed=2), rtol=1e-5)
-    assert sampled["pixels"].dtype == tf.int32
+    check_served_encode_decode_sample(model, served, x)
 
 
 def test_conditional_vae_uses_its_labels(digits):
@@ -218,3 +205,36 @@ def test_a_condition_given_to_an_unconditional_vae_is_refused(digits):
     model = VAE([8, 8, 1], latent_dim=2, hidden_units=[8], dequantizer=digits.dequantizer)
     with pytest.raises(ValueError, match="unconditional"):
         model.encode(_batch(digits, 2), condition=np.zeros([2], np.int32))
+
+
+@pytest.mark.parametrize("kwargs", [
+    dict(network="conv", channels=[4, 8]), dict(posterior_flow="planar", flow_length=2),
+    dict(posterior_flow="radial", flow_length=2), dict(posterior_flow="iaf", flow_length=2)],
+    ids=["conv", "planar", "radial", "iaf"])
+def test_network_and_posterior_variants_train_round_trip_and_export(digits, tmp_path, kwargs):
+    model = _trained(digits, steps=3, eval_samples=20, **kwargs)
+    x = _batch(digits, 8)
+    path = os.fspath(tmp_path / "vae.keras")
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    for name, bound in model.nll_bounds(x, seed=3).items():
+        np.testing.assert_array_equal(loaded.nll_bounds(x, seed=3)[name], bound)
+    np.testing.assert_array_equal(loaded.sample(4, seed=1), model.sample(4, seed=1))
+    export.export(model, tmp_path / "export")
+    check_served_encode_decode_sample(model, tf.saved_model.load(
+        os.fspath(tmp_path / "export")).signatures, x)
+
+
+def test_free_bits_floor_each_dimensions_kl_in_the_loss(digits):
+    model = VAE([8, 8, 1], latent_dim=4, hidden_units=[16], free_bits=0.5,
+                dequantizer=digits.dequantizer)
+    model.compile(optimizer="adam")
+    x = _batch(digits, 8)
+    seed = tf.constant([0, 1])
+    loss, reconstruction, kl = model._loss(x, None, seed, 1.0, 1.0)
+    mean, stddev = (t.numpy().astype(np.float64) for t in model.encode(x))
+    per_dim = 0.5 * (mean ** 2 + stddev ** 2 - 1) - np.log(stddev)
+    np.testing.assert_allclose(kl, per_dim.sum(-1), rtol=1e-4)
+    np.testing.assert_allclose(loss, -(reconstruction - np.maximum(per_dim, 0.5).sum(-1)),
+                               rtol=1e-5)
+    assert np.all(loss > -(reconstruction - kl))  # some dimensions are below the floor
