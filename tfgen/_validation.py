@@ -56,15 +56,16 @@ def check_event_shape(value, ranks=(1, 3), name="event_shape"):
     return [int(n) for n in shape]
 
 
-def check_hidden_units(value, name="hidden_units"):
-    """Returns `value` as a non-empty list of positive ints."""
+def check_hidden_units(value, name="hidden_units", allow_empty=False):
+    """Returns `value` as a list of positive ints, non-empty unless
+    `allow_empty` (no hidden layers: a linear network)."""
     if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
         raise TypeError(
             f"`{name}` must be a list of ints; received {value!r}.")
     units = list(value)
-    if not units or not all(_is_int(n) and n >= 1 for n in units):
+    if (not units and not allow_empty) or not all(_is_int(n) and n >= 1 for n in units):
         raise ValueError(
-            f"`{name}` must be a non-empty list of positive ints; "
+            f"`{name}` must be a {'' if allow_empty else 'non-empty '}list of positive ints; "
             f"received {value!r}.")
     return [int(n) for n in units]
 

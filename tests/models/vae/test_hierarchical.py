@@ -189,4 +189,5 @@ def test_the_decoders_latents_come_through_the_top_down_prior():
     z1 = model.latents(20000, None, tf.constant([0, 1])).numpy()
     np.testing.assert_allclose(z1.mean(0), [3.0, -1.0], atol=0.03)
     np.testing.assert_allclose(z1.std(0), [np.log(2.0) + 1e-4] * 2, rtol=0.03)
-    assert float(model.sample_variance(8)) >= 0.0
+    # z1 varies (scale 0.69), so the untrained decoder's modes vary with it.
+    assert float(model.sample_variance(64)) > 0.0

@@ -111,10 +111,19 @@ def test_conditional_vae_uses_its_labels(digits):
 @pytest.mark.parametrize("kwargs,match", [
     (dict(decoder_likelihood="poisson"), "decoder_likelihood"),
     (dict(objective="vlb"), "objective"), (dict(beta=-1.0), "beta"),
-    (dict(latent_dim=0), "latent_dim")])
+    (dict(latent_dim=0), "latent_dim"), (dict(hidden_units=[64, 0]), "hidden_units"),
+    (dict(network="conv"), "network"), (dict(free_bits=-1.0), "free_bits"),
+    (dict(free_bits=0.5, objective="iwae"), "free_bits"),
+    (dict(kl_schedule="two_phase", condition_shape=[3]), "kl_schedule"),
+    (dict(kl_schedule="cyclical"), "kl_schedule")])
 def test_bad_arguments_name_themselves(kwargs, match):
     with pytest.raises(ValueError, match=match):
         VAE([2], **kwargs)
+
+
+def test_unlisted_widths_are_a_type_error_naming_the_argument():
+    with pytest.raises(TypeError, match="hidden_units"):
+        VAE([2], hidden_units=64)
 
 
 def test_discrete_likelihood_needs_the_levels():

@@ -250,7 +250,8 @@ def test_a_gaussian_decoder_on_continuous_images():
     (dict(beta=-1.0), "beta"), (dict(decoder_likelihood="poisson"), "decoder_likelihood"),
     (dict(decoder_likelihood="gaussian"), "continuous"),
     (dict(codebook_decay=1.0), "codebook_decay"),
-    (dict(num_classes=10), "no conditional form"), (dict(channels=[]), "channels")])
+    (dict(num_classes=10), "no conditional form"), (dict(channels=[]), "channels"),
+    (dict(channels=[8, 0]), "channels"), (dict(channels=[1.7]), "channels")])
 def test_bad_arguments_name_themselves(digits, kwargs, match):
     with pytest.raises(ValueError, match=match):
         VQVAE([8, 8, 1], dequantizer=digits.dequantizer, **kwargs)

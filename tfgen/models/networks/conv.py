@@ -24,6 +24,7 @@ import math
 
 import keras
 
+from tfgen._validation import check_hidden_units
 from tfgen.models.networks.mlp import ConditionedMLP
 
 __all__ = ["ConditionedConvDecoder", "ConditionedConvEncoder", "ConditionedConvGridDecoder",
@@ -82,10 +83,9 @@ def _check_spatial(event_shape, channels):
 
 
 def _check_channels(channels):
-    """`channels` as a non-empty list of ints (the grid networks index its ends)."""
-    if not isinstance(channels, (list, tuple)) or not channels:
-        raise ValueError(f"`channels` must be a non-empty list of ints; received {channels!r}.")
-    return [int(c) for c in channels]
+    """`channels` as a non-empty list of positive ints (the grid networks
+    index its ends)."""
+    return check_hidden_units(channels, name="channels")
 
 
 class _ConditionedBlocks(keras.layers.Layer):

@@ -73,8 +73,8 @@ def _closed_form_kl(q, p):
 
 
 def sample_with_kl(posterior, prior, num_samples, seed=None):
-    """`num_samples` draws `z` of q with their `log q(z)` `[s, batch]`, and
-    KL(q || p) per batch member, with the least noise the pair allows:
+    """`num_samples` draws `z` `[s, batch, d]` of q, and KL(q || p) per batch
+    member, with the least noise the pair allows:
 
     - TFP's closed form when registered for the pair (diagonal Gaussians);
     - for a flow posterior q = f(q0) whose base q0 has one,
@@ -97,17 +97,16 @@ def sample_with_kl(posterior, prior, num_samples, seed=None):
     if kl is None and hasattr(posterior, "bijector") and hasattr(posterior, "distribution"):
         base_kl = _closed_form_kl(posterior.distribution, prior)
     if base_kl is not None:
-        z0, log_q0 = posterior.distribution.experimental_sample_and_log_prob(
-            num_samples, seed=seed)
+        z0 = posterior.distribution.sample(num_samples, seed=seed)
         z = posterior.bijector.forward(z0)
         log_det = posterior.bijector.forward_log_det_jacobian(
             z0, event_ndims=len(posterior.event_shape))
         kl = base_kl + tf.reduce_mean(prior.log_prob(z0) - log_det - prior.log_prob(z), axis=0)
-        return z, log_q0 - log_det, kl
+        return z, kl
+    if kl is not None:
+        return posterior.sample(num_samples, seed=seed), kl
     z, log_q = posterior.experimental_sample_and_log_prob(num_samples, seed=seed)
-    if kl is None:
-        kl = tf.reduce_mean(log_q - prior.log_prob(z), axis=0)
-    return z, log_q, kl
+    return z, tf.reduce_mean(log_q - prior.log_prob(z), axis=0)
 
 
 def elbo(posterior, prior, log_likelihood, num_samples=1, seed=None):
@@ -122,7 +121,7 @@ def elbo(posterior, prior, log_likelihood, num_samples=1, seed=None):
       num_samples: samples of z for the expectation.
       seed: a stateless `[2]` seed, or None.
     """
-    z, _, kl = sample_with_kl(posterior, prior, num_samples, seed=seed)
+    z, kl = sample_with_kl(posterior, prior, num_samples, seed=seed)
     return tf.reduce_mean(log_likelihood(z), axis=0) - kl
 
 

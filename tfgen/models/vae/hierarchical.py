@@ -128,12 +128,13 @@ class HierarchicalVAE(VAE):
         if condition is not None:
             condition = tf.broadcast_to(condition, tf.concat([lead, [self.condition_size]], 0))
             flat_c = tf.reshape(condition, [-1, self.condition_size])
-        out = network(tf.reshape(inputs, [-1, network.input_size]), flat_c)
+        out = tf.cast(network(tf.reshape(inputs, [-1, network.input_size]), flat_c),
+                      self.variable_dtype)  # densities at full precision
         return family.gaussian(tf.reshape(out, tf.concat([lead, [family.params_size]], 0)))
 
     def prior(self):
         """p(z2) = N(0, I)."""
-        zeros = tf.zeros([self.latent_dims[1]], self.compute_dtype)
+        zeros = tf.zeros([self.latent_dims[1]], self.variable_dtype)
         return tfd.MultivariateNormalDiag(zeros, tf.ones_like(zeros))
 
     def conditional_prior(self, z2, condition=None):

@@ -164,7 +164,9 @@ class IAFPosterior(keras.layers.Layer):
         self.mades = [AutoregressiveNetworkLayer(
             self.latent_dim, 2, self.hidden_units,
             input_order="right-to-left" if i % 2 else "left-to-right",
-            condition_size=self.context_size, name=f"iaf_{i}") for i in range(self.length)]
+            condition_size=self.context_size, name=f"iaf_{i}",
+            dtype=self.variable_dtype)  # TFP's MADE is full precision
+            for i in range(self.length)]
         for made in self.mades:  # the output layer (kernel, bias, context kernel)
             for variable in made.trainable_weights[-3:]:
                 variable.assign(tf.zeros_like(variable))
@@ -211,7 +213,7 @@ def make_posterior(flow, latent_dim, length):
         raise ValueError(f"`posterior_flow` must be one of {POSTERIOR_FLOWS}; received {flow!r}.")
     if flow is None:
         return GaussianPosterior(latent_dim)
-    if not isinstance(length, int) or length < 1:
+    if isinstance(length, bool) or not isinstance(length, int) or length < 1:
         raise ValueError(f"`flow_length` must be a positive int; received {length!r}.")
     return {"planar": PlanarPosterior, "radial": RadialPosterior,
             "iaf": lambda d, k: IAFPosterior(d, k, name="iaf_posterior")}[flow](latent_dim, length)

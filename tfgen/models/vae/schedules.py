@@ -86,7 +86,9 @@ class TwoPhaseSchedule(keras.callbacks.Callback):
     across z (`model.sample_variance`: per value, averaged over values and
     classes; intensities in [0, 1] for discrete data) and moves to phase 2
     once it reaches `min_variance`. The phase lives in the model's saved
-    `reconstruction_weight`, so a resumed run stays in its phase;
+    `reconstruction_weight`, which keeps the phase's value after training
+    (validation and evaluation score the objective itself, weights 1 and
+    beta), so a resumed run or a later `fit` goes on in its phase;
     `switched_at` is the step of the switch (None before it), `variances`
     the `(step, variance)` measured.
 
@@ -135,8 +137,3 @@ class TwoPhaseSchedule(keras.callbacks.Callback):
         if variance >= self.min_variance:
             self._phase, self.switched_at = 1, step
             self._set_phase(1)
-
-    def on_train_end(self, logs=None):
-        # Evaluation after training sees the objective's own weights.
-        self.model.reconstruction_weight.assign(1.0)
-        self.model.kl_weight.assign(self.model.beta)

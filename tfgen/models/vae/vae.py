@@ -9,13 +9,16 @@ trained on the ELBO = E_q[log p(x | z)] - beta KL(q || p), with the
 reparametrization z = mu + sigma * eps, or on the importance-weighted bound
 (`objective="iwae"`). The KL is in closed form for the Gaussian posterior;
 for flow posteriors, the Gaussian's closed form plus a Monte Carlo
-correction on the same samples (`bounds.sample_with_kl`). Free bits (Kingma et al. 2016) keep each latent
-dimension's KL term at `free_bits` nats or more in the loss:
+correction on the same samples (`bounds.sample_with_kl`). Free bits
+(Kingma et al. 2016) keep each latent dimension's KL term at `free_bits`
+nats or more in the loss:
 
-    loss = -(r * E_q log p(x|z) - w * sum_j max(free_bits, KL_j))
+    loss = -(r * E_q log p(x|z) - w * sum_j max(free_bits, KL_j(x)))
 
 with `r = reconstruction_weight` and `w = kl_weight` (1 and beta unless a
-schedule in `schedules` changes them), per example.
+schedule in `schedules` changes them). The floor is per example (the paper
+floors the minibatch's mean KL_j): a per-example loss averages over the
+global batch like any other, also under `tf.distribute`.
 
 Discrete data (a `dequantizer` from the data, e.g. digits' 17 levels) reach
 the model as the data source's model-space floats; the VAE reads back their
@@ -34,7 +37,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfgen._validation import check_positive_int
+from tfgen._validation import check_hidden_units, check_positive_int
 from tfgen.models.base import GenerativeModel
 from tfgen.models.networks import ConditionedConvDecoder, ConditionedConvEncoder, ConditionedMLP
 from tfgen.models.vae.bounds import iwae, sample_with_kl
@@ -63,7 +66,7 @@ class VAE(DecodedData, GenerativeModel):
         MLPs).
       latent_dim: the size of z.
       hidden_units: widths of the encoder's hidden (Dense) layers (the
-        decoder's are the same, reversed).
+        decoder's are the same, reversed); empty: linear networks.
       network: "mlp", or "conv" for images: stride-2 3x3 conv blocks of
         `channels` before the Dense layers (the decoder mirrors them with
         x2 upsampling).
@@ -120,7 +123,7 @@ class VAE(DecodedData, GenerativeModel):
         super().__init__(event_shape, num_classes=num_classes, condition_shape=condition_shape,
                          dequantizer=dequantizer, ema_decay=ema_decay, **kwargs)
         self.latent_dim = check_positive_int("latent_dim", latent_dim)
-        self.hidden_units = [check_positive_int("hidden_units", u) for u in hidden_units]
+        self.hidden_units = check_hidden_units(hidden_units, allow_empty=True)
         if objective not in _OBJECTIVES:
             raise ValueError(f"`objective` must be one of {_OBJECTIVES}; received "
                              f"{objective!r}.")
@@ -137,7 +140,7 @@ class VAE(DecodedData, GenerativeModel):
         self.num_samples = check_positive_int("num_samples", num_samples)
         self.eval_samples = check_positive_int("eval_samples", eval_samples)
         self._check_options(network, channels, free_bits, kl_schedule, posterior_flow)
-        self.network, self.channels = network, [check_positive_int("channels", c) for c in channels]
+        self.network, self.channels = network, check_hidden_units(channels, name="channels")
         self.free_bits, self.kl_schedule = float(free_bits), kl_schedule
         self.posterior_flow, self.flow_length = posterior_flow, flow_length
         self.posterior_family = make_posterior(posterior_flow, self.latent_dim, flow_length)
@@ -165,13 +168,13 @@ class VAE(DecodedData, GenerativeModel):
         if network == "conv" and len(self.event_shape) != 3:
             raise ValueError(f"`network` 'conv' is for images [h, w, c]; received event_shape "
                              f"{self.event_shape}.")
-        if not isinstance(channels, (list, tuple)) or not channels:
-            raise ValueError(f"`channels` must be a non-empty list of ints; received {channels!r}.")
-        if not isinstance(free_bits, (int, float)) or free_bits < 0:
+        if (isinstance(free_bits, bool) or not isinstance(free_bits, (int, float))
+                or free_bits < 0):
             raise ValueError(f"`free_bits` must be a float >= 0; received {free_bits!r}.")
-        if free_bits and posterior_flow is not None:
-            raise ValueError(f"`free_bits` needs the Gaussian posterior's per-dimension KL; "
-                             f"received posterior_flow={posterior_flow!r}.")
+        if free_bits and (posterior_flow is not None or self.objective == "iwae"):
+            raise ValueError(f"`free_bits` floors the Gaussian posterior's per-dimension KL in "
+                             f"the ELBO; received posterior_flow={posterior_flow!r}, "
+                             f"objective={self.objective!r}.")
         if kl_schedule not in _SCHEDULES:
             raise ValueError(f"`kl_schedule` must be one of {_SCHEDULES}; received "
                              f"{kl_schedule!r}.")
@@ -179,6 +182,10 @@ class VAE(DecodedData, GenerativeModel):
             raise ValueError(f"`kl_schedule` {kl_schedule!r} sets the loss weights itself: "
                              f"received kl_warmup={self.kl_warmup!r}, "
                              f"objective={self.objective!r}.")
+        if kl_schedule and self.conditional and not self.num_classes:
+            raise ValueError(f"`kl_schedule` {kl_schedule!r} measures samples per class: it "
+                             f"needs unconditional or class-conditional models; received "
+                             f"condition_shape={self.condition_shape!r}.")
 
     def _networks(self, out_channels):
         """Encoder and decoder; conditions enter every layer of both."""
@@ -219,11 +226,15 @@ class VAE(DecodedData, GenerativeModel):
         """q(z | x) with batch shape `[batch]`: `MultivariateNormalDiag`, or
         its flow refinement; `condition` is the float condition `[batch, k]`
         (or None)."""
-        return self.posterior_family.distribution(
-            self.encoder(self._encoder_input(x), condition))
+        return self.posterior_family.distribution(self._encoded(x, condition))
+
+    def _encoded(self, x, condition):
+        """The encoder's outputs, in the variables' dtype (float32 under
+        mixed precision): densities are computed at full precision."""
+        return tf.cast(self.encoder(self._encoder_input(x), condition), self.variable_dtype)
 
     def prior(self):
-        zeros = tf.zeros([self.latent_dim], self.compute_dtype)
+        zeros = tf.zeros([self.latent_dim], self.variable_dtype)
         return tfd.MultivariateNormalDiag(zeros, tf.ones_like(zeros))
 
     def decode(self, z, condition=None):
@@ -235,7 +246,7 @@ class VAE(DecodedData, GenerativeModel):
             condition = tf.broadcast_to(condition, tf.concat([lead, tf.shape(condition)[-1:]], 0))
         flat_z = tf.reshape(z, [-1, self.latent_dim])  # the MLP takes [batch, k]
         flat_c = None if condition is None else tf.reshape(condition, [-1, self.condition_size])
-        params = tf.reshape(self.decoder(flat_z, flat_c),
+        params = tf.reshape(tf.cast(self.decoder(flat_z, flat_c), self.variable_dtype),
                             tf.concat([lead, self._params_shape], 0))
         return self.decoder_distribution.distribution(params, event_rank=len(self.event_shape))
 
@@ -258,7 +269,7 @@ class VAE(DecodedData, GenerativeModel):
         KL(q || p), nats, over `num_samples` draws of z (the model's
         `num_samples` by default)."""
         posterior = self.posterior(x, condition)
-        z, _, kl = sample_with_kl(posterior, self.prior(), num_samples or self.num_samples, seed)
+        z, kl = sample_with_kl(posterior, self.prior(), num_samples or self.num_samples, seed)
         reconstruction = tf.reduce_mean(self._log_likelihood(x, condition)(z), axis=0)
         return posterior, reconstruction, kl
 
@@ -375,7 +386,7 @@ class VAE(DecodedData, GenerativeModel):
         """The Gaussian q(z | x)'s mean and standard deviation (before any
         posterior flow), `[batch, latent_dim]` each."""
         condition = self._condition(condition, tf.shape(x)[0])
-        gaussian = self.posterior_family.gaussian(self.encoder(self._encoder_input(x), condition))
+        gaussian = self.posterior_family.gaussian(self._encoded(x, condition))
         return gaussian.mean(), gaussian.stddev()
 
     def decode_mean(self, z, condition=None):

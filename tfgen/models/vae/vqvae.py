@@ -137,7 +137,8 @@ class VQVAE(DecodedData, GenerativeModel):
             raise ValueError("`decoder_likelihood` 'gaussian' is for continuous data; the data "
                              "are discrete (they have a dequantizer).")
         self.quantizer = VectorQuantizer(num_codes, embedding_dim, ema=self.ema_codebook,
-                                         decay=codebook_decay, name="quantizer")
+                                         decay=codebook_decay, name="quantizer",
+                                         dtype=self.variable_dtype)  # full precision
         self.encoder = ConditionedConvGridEncoder(self.event_shape, 0, channels, embedding_dim,
                                                   name="encoder")
         self.channels = self.encoder.channels
@@ -170,12 +171,14 @@ class VQVAE(DecodedData, GenerativeModel):
     def _encode(self, x):
         """Encoder outputs z_e `[b, gh, gw, D]` of model-space examples `x`
         (discrete data as intensities `level / (L - 1)`)."""
-        return self.encoder(self._intensities(x))
+        # Full precision from here: distances, losses and densities.
+        return tf.cast(self.encoder(self._intensities(x)), self.variable_dtype)
 
     def decode(self, z_q):
         """p(x | z_q) for code grids `z_q` `[b, gh, gw, D]`: a distribution
         over examples (levels of discrete data)."""
-        return self.decoder_distribution.distribution(self.decoder(z_q), event_rank=3)
+        params = tf.cast(self.decoder(z_q), self.variable_dtype)  # densities at full precision
+        return self.decoder_distribution.distribution(params, event_rank=3)
 
     def _terms(self, x):
         """Per example: log p(x | z_q) and the codebook and commitment
