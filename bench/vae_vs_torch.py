@@ -238,7 +238,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--network", choices=NETWORKS, default=NETWORKS[0],
                         help="both sides' networks (default conv, tfgen's for digits)")
-    parser.add_argument("--seeds", type=int, default=3, help="seeds 0 .. N-1 (default 3)")
+    parser.add_argument("--seeds", type=int, default=3,
+                        help="how many seeds: FIRST .. FIRST+N-1 (default 3)")
+    parser.add_argument("--first-seed", type=int, default=0, help="the first seed (default 0)")
     parser.add_argument("--steps", type=int, default=None,
                         help="the step budget (default tfgen's for the VAE, 4000)")
     parser.add_argument("--check", action="store_true",
@@ -252,7 +254,7 @@ def main():
     if args.check:
         check(source, settings)
         return
-    seeds = range(args.seeds)
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
     results = {side: {} for side in SIDES}
     start = time.perf_counter()
     for seed in seeds:

@@ -58,11 +58,13 @@ def _floor(metrics, key, digits=3):
 
 
 def _likelihood(metrics):
-    """The model's likelihood column: exact bits/dim, or its bounds."""
+    """The model's likelihood column: exact bits/dim, or its bounds (not a
+    VQ-VAE's reconstruction term, which is none)."""
     if metrics.get("likelihood") == "exact":
         return f"{metrics['bits_per_dim']:.3f}"
     bounds = [f"{k}: {v:.3f}" for k, v in sorted(metrics.items())
-              if k.endswith("bits_per_dim") and k != "bits_per_dim"]
+              if k.endswith("bits_per_dim") and k != "bits_per_dim"
+              and not k.startswith("reconstruction")]
     return ", ".join(bounds) or "none"
 
 
