@@ -210,12 +210,6 @@ class Flow(GenerativeModel):
             return {"log_prob": log_prob}
         return {"log_prob": log_prob, "bits_per_dim": self.bits_per_dim(-log_prob, x)}
 
-    def _serve_sample(self, n, condition, seed):
-        samples = self.sample(n, condition, seed=seed)
-        if self.dequantizer is None:
-            return {"samples": samples}
-        return {"samples": samples, "pixels": self.dequantizer.to_levels(samples)}
-
     # Data-dependent initialization (ActNorm).
 
     def _uninitialized_actnorms(self):

@@ -213,6 +213,14 @@ class GenerativeModel(MultiWorkerMetricsMixin, keras.Model):
         for `tfgen.export.export`."""
         raise NotImplementedError
 
+    def _serve_sample(self, n, condition, seed):
+        """The exported `sample`: `{"samples"}` in model space, and for
+        discrete data `"pixels"`, their int32 levels."""
+        samples = self.sample(n, condition, seed=seed)
+        if self.dequantizer is None:
+            return {"samples": samples}
+        return {"samples": samples, "pixels": self.dequantizer.to_levels(samples)}
+
     # Likelihoods.
 
     def bits_per_dim(self, nll, x):

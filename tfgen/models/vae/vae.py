@@ -409,23 +409,17 @@ class VAE(DecodedData, GenerativeModel):
             mean, stddev = self.encode(x, condition)
             return {"mean": mean, "stddev": stddev}
 
-        def sample(n, seed, condition=None):
-            samples = self.sample(n, condition, seed=seed)
-            out = {"samples": samples}
-            if self.dequantizer is not None:
-                out["pixels"] = self.dequantizer.to_levels(samples)
-            return out
-
         if not self.conditional:
             return {"encode": (encode, [x_spec]),
                     "decode": (lambda z: {"x": self.decode_mean(z)}, [z_spec]),
-                    "sample": (sample, [n_spec, seed_spec])}
+                    "sample": (lambda n, seed: self._serve_sample(n, None, seed),
+                               [n_spec, seed_spec])}
         c_spec = (tf.TensorSpec([None], tf.int32, name="condition") if self.num_classes
                   else tf.TensorSpec([None, self.condition_size], tf.float32, name="condition"))
         return {"encode": (encode, [x_spec, c_spec]),
                 "decode": (lambda z, condition: {"x": self.decode_mean(z, condition)},
                            [z_spec, c_spec]),
-                "sample": (lambda n, condition, seed: sample(n, seed, condition),
+                "sample": (lambda n, condition, seed: self._serve_sample(n, condition, seed),
                            [n_spec, c_spec, seed_spec])}
 
     def get_config(self):

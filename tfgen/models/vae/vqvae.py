@@ -323,17 +323,10 @@ class VQVAE(DecodedData, GenerativeModel):
         n_spec = tf.TensorSpec([], tf.int32, name="n")
         seed_spec = tf.TensorSpec([], tf.int32, name="seed")
 
-        def sample(n, seed):
-            samples = self.sample(n, seed=seed)
-            out = {"samples": samples}
-            if self.dequantizer is not None:
-                out["pixels"] = self.dequantizer.to_levels(samples)
-            return out
-
         return {"encode_indices": (lambda x: {"indices": self.encode_indices(x)}, [x_spec]),
                 "decode_indices": (lambda indices: {"x": self.decode_indices(indices)},
                                    [indices_spec]),
-                "sample": (sample, [n_spec, seed_spec])}
+                "sample": (lambda n, seed: self._serve_sample(n, None, seed), [n_spec, seed_spec])}
 
     def get_config(self):
         return {**super().get_config(), "num_codes": self.num_codes,
