@@ -1,7 +1,9 @@
-"""`SampleGrid` and TensorBoard logs, read back from the event files."""
+"""`SampleGrid` and TensorBoard logs, read back from the event files;
+`SampleQuality`'s measurements and kept weights."""
 
 import keras
 import numpy as np
+import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from tfgen import flows
@@ -42,3 +44,32 @@ def test_2d_samples_are_drawn_as_a_scatter_picture(tmp_path):
     (written,) = _images(tmp_path / "samples")
     width, height = (int(v) for v in written.tensor_proto.string_val[:2])
     assert (width, height) == (128, 128)
+
+
+def test_sample_quality_measures_every_few_steps_and_restores_the_best_weights():
+    from tfgen import data, evaluation
+    from tfgen.callbacks import SampleQuality
+    from tfgen.models.gan import GAN
+
+    source = data.load_data("eight_gaussians")
+    gan = GAN([2], latent_dim=2, hidden_units=[16])
+    gan.compile(generator_optimizer=keras.optimizers.Adam(1e-2),
+                discriminator_optimizer=keras.optimizers.Adam(1e-2), steps_per_execution=5)
+    quality = SampleQuality(source, every=10, keep_best="energy_distance", seed=3, verbose=0)
+    gan.fit(source.dataset("train", 64, repeat=True), steps_per_epoch=40, epochs=1,
+            callbacks=[quality], verbose=0)
+    assert [r["step"] for r in quality.records] == [10, 20, 30, 40]
+    best = min(quality.records, key=lambda r: r["energy_distance"])
+    assert quality.best_step == best["step"]
+    # The restored weights measure what the best measurement did (same seed).
+    again = evaluation.vector_sample_quality(gan, source, "validation", seed=3)
+    assert again["energy_distance"] == pytest.approx(best["energy_distance"], rel=1e-9)
+    assert {"modes_hit", "high_quality_fraction", "mmd"} <= set(best)
+
+
+def test_sample_quality_refuses_a_figure_the_data_does_not_have():
+    from tfgen import data
+    from tfgen.callbacks import SampleQuality
+
+    with pytest.raises(ValueError, match="`keep_best` must be one of"):
+        SampleQuality(data.load_data("eight_gaussians"), every=10, keep_best="fid")

@@ -89,7 +89,8 @@ def check_finite_array(name, array):
 
 
 def check_train_arguments(steps, epochs, batch_size, lr, lr_schedule, patience,
-                          validation_every, out, checkpoint_every=1000, strategy="default"):
+                          validation_every, out, checkpoint_every=1000, strategy="default",
+                          quality_every=None, keep_best=None):
     """The budget and settings of a training run (`tfgen.training.train`,
     `tfgen train`), checked before anything is loaded; names the flags."""
     if steps is not None and epochs is not None:
@@ -98,7 +99,8 @@ def check_train_arguments(steps, epochs, batch_size, lr, lr_schedule, patience,
             f"--epochs {epochs}.")
     for name, value in (("steps", steps), ("epochs", epochs), ("batch-size", batch_size),
                         ("patience", patience), ("validation-every", validation_every),
-                        ("checkpoint-every", checkpoint_every)):
+                        ("checkpoint-every", checkpoint_every),
+                        ("quality-every", quality_every)):
         if value is not None and (not _is_int(value) or value < 1):
             raise ValueError(f"`--{name}` must be an int >= 1; received {value!r}.")
     check_positive_float("--lr", lr)
@@ -116,6 +118,9 @@ def check_train_arguments(steps, epochs, batch_size, lr, lr_schedule, patience,
         raise ValueError(
             f"`--validation-every` {validation_every} sets how often early stopping "
             f"validates: pass `--patience` too.")
+    if keep_best not in (None, "fid", "kid", "energy_distance"):
+        raise ValueError(f"`--keep-best` must be 'fid', 'kid' or 'energy_distance'; received "
+                         f"{keep_best!r}.")
     check_out_dir(out)
 
 

@@ -3,6 +3,7 @@
     tfgen train MODEL --data DATA [--steps N | --epochs N] [--batch-size B]
                       [--lr LR] [--lr-schedule cosine|constant] [--seed S]
                       [--patience P] [--validation-every K] [--conditional]
+                      [--quality-every K] [--keep-best fid|kid|energy_distance]
                       [--set KEY=VALUE ...] [--config FILE.yaml] --out DIR
     tfgen eval DIR [--data DATA]        # prints one JSON object of metrics
     tfgen sample DIR -n N --out FILE [--label L] [--seed S]   # .npy or .png
@@ -89,7 +90,8 @@ def _train(args):
     check_train_arguments(steps=args.steps, epochs=args.epochs, batch_size=args.batch_size,
                           lr=args.lr, lr_schedule=args.lr_schedule, patience=args.patience,
                           validation_every=args.validation_every, out=args.out,
-                          checkpoint_every=args.checkpoint_every, strategy=args.strategy)
+                          checkpoint_every=args.checkpoint_every, strategy=args.strategy,
+                          quality_every=args.quality_every, keep_best=args.keep_best)
     config = _model_kwargs(args)
     from tfgen.training import train
 
@@ -98,7 +100,8 @@ def _train(args):
                     seed=args.seed, patience=args.patience,
                     validation_every=args.validation_every, conditional=args.conditional,
                     config=config, checkpoint_every=args.checkpoint_every,
-                    tensorboard=args.tensorboard, strategy=args.strategy)
+                    tensorboard=args.tensorboard, strategy=args.strategy,
+                    quality_every=args.quality_every, keep_best=args.keep_best)
     wrote = metrics.pop("wrote_outputs")
     print(json.dumps(metrics, indent=2))
     if wrote:
@@ -365,6 +368,13 @@ def build_parser():
     train.add_argument("--checkpoint-every", type=int, default=1000, metavar="K",
                        help="steps between checkpoints in OUT.checkpoint/ (default 1000); "
                             "the same command resumes from the last one")
+    train.add_argument("--quality-every", type=int, metavar="K",
+                       help="measure sample quality on the validation split every K steps "
+                            "(FID and class histogram on digits; energy distance and modes "
+                            "on 2D toys); default: 10 times per run for models without a "
+                            "likelihood (GANs)")
+    train.add_argument("--keep-best", choices=("fid", "kid", "energy_distance"),
+                       help="keep the weights of the best sample-quality measurement")
     train.add_argument("--tensorboard", action="store_true",
                        help="TensorBoard scalars and sample grids (OUT/tensorboard)")
     train.add_argument("--strategy", choices=("default", "mirrored", "multi-worker"),

@@ -14,7 +14,9 @@ What `tfgen eval` prints and `metrics.json` holds, for every family:
     for class-conditional models, how often the classifier names the
     sample's condition;
   - vector data: `energy_distance` and `mmd` of samples to test data,
-    against a train sample vs the test data;
+    against a train sample vs the test data; on Gaussian-mixture toys
+    (`eight_gaussians`) also the modes hit and the fraction of
+    high-quality samples (`tfgen.metrics.mode_coverage`);
 - the family's own figures (`model.evaluation_metrics`: a VQ-VAE's
   reconstruction and codebook use);
 - `samples_per_second` of `model.sample`.
@@ -143,13 +145,16 @@ def vector_sample_quality(model, source, split="test", seed=0):
     train = next(iter(source.dataset("train", n, shuffle=True, seed=seed)))
     train = np.asarray(train[0] if isinstance(train, tuple) else train)
     generated = _draw(model, n, seed)
+    modes = {}
+    if getattr(source.toy, "centers", None) is not None:  # a Gaussian mixture
+        modes = tfgen_metrics.mode_coverage(generated, source.toy.centers, source.toy.sigma)
     # One kernel for the model and its floor: the bandwidth of the test data.
     bandwidth = tfgen_metrics.median_bandwidth(reference)
     return {"energy_distance": tfgen_metrics.energy_distance(generated, reference),
             "energy_distance_floor": tfgen_metrics.energy_distance(train, reference),
             "mmd": tfgen_metrics.mmd(generated, reference, bandwidth=bandwidth),
             "mmd_floor": tfgen_metrics.mmd(train, reference, bandwidth=bandwidth),
-            "num_generated": n}
+            "num_generated": n, **modes}
 
 
 def samples_per_second(model, seed=0, n=TIMED_SAMPLES):

@@ -61,7 +61,8 @@ STRATEGIES = ("default", "mirrored", "multi-worker")
 def train(model, data, out, steps=None, epochs=None, batch_size=None, lr=None,
           lr_schedule="cosine", seed=0, patience=None, validation_every=None,
           conditional=False, config=None, checkpoint_every=DEFAULT_CHECKPOINT_EVERY,
-          tensorboard=False, strategy="default", verbose=1):
+          tensorboard=False, strategy="default", quality_every=None, keep_best=None,
+          verbose=1):
     """Trains model `model` (a registry name) on `data` and writes `out`.
 
     Args:
@@ -72,7 +73,9 @@ def train(model, data, out, steps=None, epochs=None, batch_size=None, lr=None,
         `tfgen.registry.default_training`, else 1000 steps). An epoch is one
         pass over the train split in whole batches.
       batch_size: the global batch (default
-        `tfgen.registry.default_batch_size`).
+        `tfgen.registry.default_batch_size`); models whose step takes
+        several batches (`batches_per_step`: a GAN's discriminator steps)
+        get that many per step.
       lr: Adam's (peak) learning rate, for each optimizer the model names
         (default the model's, else 1e-3).
       lr_schedule: "cosine" (decay to 0 over the budget) or "constant".
@@ -91,6 +94,12 @@ def train(model, data, out, steps=None, epochs=None, batch_size=None, lr=None,
         machine, `tf.distribute.MirroredStrategy`) or "multi-worker"
         (`MultiWorkerMirroredStrategy` over the machines `TF_CONFIG`
         names; run the same command on each; the chief writes `out`).
+      quality_every: measure sample quality on the validation split every
+        this many steps (`tfgen.callbacks.SampleQuality`; default: 10 times
+        per run for models without a likelihood, GANs, else never);
+        `metrics.json` lists the measurements.
+      keep_best: "fid", "kid" (digits) or "energy_distance" (vectors):
+        restore the weights of the best measurement at the end.
       verbose: Keras' progress bar setting.
 
     Returns:
@@ -108,7 +117,8 @@ def train(model, data, out, steps=None, epochs=None, batch_size=None, lr=None,
     check_train_arguments(steps=steps, epochs=epochs, batch_size=batch_size, lr=lr,
                           lr_schedule=lr_schedule, patience=patience,
                           validation_every=validation_every, out=out,
-                          checkpoint_every=checkpoint_every, strategy=strategy)
+                          checkpoint_every=checkpoint_every, strategy=strategy,
+                          quality_every=quality_every, keep_best=keep_best)
     out = os.path.abspath(out)
     checkpoint_dir = out + ".checkpoint"
     config = dict(config or {})
@@ -131,9 +141,13 @@ def train(model, data, out, steps=None, epochs=None, batch_size=None, lr=None,
     if source.dequantizer is not None:
         config["dequantizer"] = source.dequantizer.get_config()
     batch_size = batch_size or registry.default_batch_size(source.image_shape is not None)
+    with distribution.scope():
+        network = build_model(model, source.event_shape, config)
+    # A step takes `batches_per_step` batches (a GAN's k discriminator steps).
+    step_batch = batch_size * network.batches_per_step
     plan = fit_plan(steps, epochs, patience, validation_every, checkpoint_every,
                     batches_per_epoch=None if epochs is None else _full_batches(
-                        source, batch_size))
+                        source, step_batch))
     if strategy == "multi-worker":
         # Keras' loop of several steps per execution fails under
         # MultiWorkerMirroredStrategy ("You must feed a value for placeholder
@@ -145,18 +159,18 @@ def train(model, data, out, steps=None, epochs=None, batch_size=None, lr=None,
            "patience": patience, "validation_every": plan["validation_every"],
            "strategy": strategy}
     with distribution.scope():
-        network = build_model(model, source.event_shape, config)
         # One Adam per optimizer the family names (its generator and
         # discriminator, say), each with its own schedule.
-        network.compile(**{name: keras.optimizers.Adam(_learning_rate(lr, lr_schedule,
-                                                                      plan["steps"]))
+        network.compile(**{name: keras.optimizers.Adam(
+                               _learning_rate(lr, lr_schedule, plan["steps"]),
+                               **registry.adam_settings(model))
                            for name in network.optimizer_names},
                         steps_per_execution=plan["steps_per_execution"])
     resumed_from = _resume(network, checkpoint_dir, run)
 
     # Under a multi-worker strategy each worker keeps its share of every
     # global batch (files are not split between workers).
-    train_data = shard_by_data(source.dataset("train", batch_size, seed=seed, repeat=True,
+    train_data = shard_by_data(source.dataset("train", step_batch, seed=seed, repeat=True,
                                               labels=conditional, start_batch=resumed_from))
     fit_args = dict(epochs=plan["epochs"], steps_per_epoch=plan["steps_per_epoch"],
                     initial_epoch=resumed_from // plan["steps_per_epoch"])
@@ -170,6 +184,9 @@ def train(model, data, out, steps=None, epochs=None, batch_size=None, lr=None,
     if chief:
         fit_callbacks.append(callbacks.PeriodicCheckpoint(
             checkpoint_dir, plan["checkpoint_every"], state={"run": run}))
+    quality = _sample_quality(network, source, plan, quality_every, keep_best, seed, verbose)
+    if quality is not None:
+        fit_callbacks.append(quality)
     if patience is not None:
         fit_callbacks.append(keras.callbacks.EarlyStopping(
             monitor=f"val_{network.loss_metric}", mode="min", patience=patience,
@@ -205,6 +222,10 @@ def train(model, data, out, steps=None, epochs=None, batch_size=None, lr=None,
         metrics.update({f"best_validation_{loss}": float(min(val)),
                         "best_validation_epoch": int(np.argmin(val)) + 1,
                         "epochs_run": len(val)})
+    if quality is not None:
+        metrics["sample_quality_during_training"] = quality.records
+        if keep_best:
+            metrics["best_quality_step"] = quality.best_step
     run.update(steps=steps_run, resumed_from_step=resumed_from or None)
     if not chief:
         return {**metrics, "wrote_outputs": False}
@@ -218,6 +239,22 @@ def train(model, data, out, steps=None, epochs=None, batch_size=None, lr=None,
             shutil.move(log_dir, os.path.join(staging, "tensorboard"))
     shutil.rmtree(checkpoint_dir, ignore_errors=True)
     return {**metrics, "wrote_outputs": True}
+
+
+def _sample_quality(network, source, plan, every, keep_best, seed, verbose):
+    """The `SampleQuality` callback of a run, or None: asked for, or by
+    default (10 measurements) for models without a likelihood on digits or
+    vector data; `every` rounded up to whole executions."""
+    measurable = source.name == "digits" or (source.image_shape is None
+                                             and len(source.event_shape) == 1)
+    if every is None and keep_best is None and (network.likelihood is not None
+                                                or not measurable):
+        return None
+    # Callbacks run between executions: a multiple of their size.
+    execution = plan["steps_per_execution"]
+    every = -(-(every or max(1, plan["steps"] // 10)) // execution) * execution
+    return callbacks.SampleQuality(source, every, keep_best=keep_best, seed=seed,
+                                   verbose=verbose)
 
 
 def _learning_rate(lr, schedule, steps):

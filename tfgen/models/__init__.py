@@ -1,14 +1,16 @@
 """The contract every model family implements, networks they share, and the
-families' models (`VAE`, `HierarchicalVAE`, `VQVAE`: `tfgen.models.vae`,
-loaded when first used)."""
+families' models (`VAE`, `HierarchicalVAE`, `VQVAE`: `tfgen.models.vae`;
+`GAN`, `DCGAN`, `WGAN`, `WGANGP`, `FGAN`: `tfgen.models.gan`; loaded when
+first used)."""
 
 from tfgen.models.base import GenerativeModel, stateless_seed
 from tfgen.models.networks import ConditionedMLP, conditioner_network
 
-__all__ = ["ConditionedMLP", "GenerativeModel", "HierarchicalVAE", "VAE", "VQVAE",
-           "conditioner_network", "stateless_seed"]
+__all__ = ["DCGAN", "FGAN", "GAN", "WGAN", "WGANGP", "ConditionedMLP", "GenerativeModel",
+           "HierarchicalVAE", "VAE", "VQVAE", "conditioner_network", "stateless_seed"]
 
-_FAMILY_MODELS = {"VAE": "vae", "HierarchicalVAE": "vae", "VQVAE": "vae"}
+_FAMILY_MODELS = {"VAE": "vae", "HierarchicalVAE": "vae", "VQVAE": "vae", "GAN": "gan",
+                  "DCGAN": "gan", "WGAN": "gan", "WGANGP": "gan", "FGAN": "gan"}
 
 
 def __getattr__(name):

@@ -81,6 +81,9 @@ class GenerativeModel(MultiWorkerMetricsMixin, keras.Model):
       loss_metric: the tracker whose value is the training loss (the one a
         non-finite check under XLA reads, and early stopping watches).
       loss_name: the training loss in words, for messages.
+      batches_per_step: batches one training step consumes (a GAN's k
+        discriminator steps, each on its own batch): `tfgen train` feeds
+        batches that many times its batch size.
 
     Args:
       event_shape: the shape of one example.
@@ -106,6 +109,7 @@ class GenerativeModel(MultiWorkerMetricsMixin, keras.Model):
     optimizer_names = ("optimizer",)
     loss_metric = "loss"
     loss_name = "loss"
+    batches_per_step = 1
 
     def __init__(self, event_shape, num_classes=None, condition_shape=None, dequantizer=None,
                  ema_decay=None, **kwargs):
@@ -302,6 +306,18 @@ class GenerativeModel(MultiWorkerMetricsMixin, keras.Model):
 
     # Losses and updates.
 
+    def step_seed(self, key=0x5EED, per_replica=True):
+        """A stateless `[2]` seed of this training step (the first
+        optimizer's iterations), `key` and, `per_replica`, this replica:
+        training noise that a resumed run draws again exactly. With
+        `per_replica=False` every replica gets the same seed, for draws over
+        the global batch (`tfgen.models.distributed.replica_rows`)."""
+        context = tf.distribute.get_replica_context()
+        replica = 0 if context is None or not per_replica else context.replica_id_in_sync_group
+        seed = tf.stack([tf.cast(replica, tf.int32), tf.constant(key, tf.int32)])
+        return tf.random.experimental.stateless_fold_in(
+            seed, tf.cast(self.optimizer.iterations, tf.int32))
+
     @staticmethod
     def global_mean(per_example):
         """The mean of a replica's per-example losses `[batch]` over the
@@ -329,6 +345,11 @@ class GenerativeModel(MultiWorkerMetricsMixin, keras.Model):
 
     # Exponential moving average of the weights.
 
+    def ema_targets(self):
+        """The weights `ema_decay` averages: every trainable weight by
+        default (a GAN averages its generator's only)."""
+        return self.trainable_weights
+
     def _ensure_ema(self):
         """Creates the averages (equal to the weights) when `ema_decay` is set."""
         if self.ema_decay is None or self.ema_weights is not None:
@@ -338,14 +359,14 @@ class GenerativeModel(MultiWorkerMetricsMixin, keras.Model):
                 self.add_weight(shape=w.shape, dtype=w.dtype, trainable=False,
                                 initializer=keras.initializers.Constant(w.numpy()),
                                 aggregation="mean", name=f"ema_{i}")
-                for i, w in enumerate(self.trainable_weights)]
+                for i, w in enumerate(self.ema_targets())]
 
     def update_ema(self):
-        """`a <- d a + (1 - d) w` for every trainable weight `w`; call at the
-        end of `train_step`. A no-op without `ema_decay`."""
+        """`a <- d a + (1 - d) w` for every weight of `ema_targets`; call at
+        the end of `train_step`. A no-op without `ema_decay`."""
         if self.ema_weights is None:
             return
-        for average, weight in zip(self.ema_weights, self.trainable_weights):
+        for average, weight in zip(self.ema_weights, self.ema_targets()):
             average.assign(self.ema_decay * average + (1.0 - self.ema_decay) * weight)
 
     @contextlib.contextmanager
@@ -364,7 +385,7 @@ class GenerativeModel(MultiWorkerMetricsMixin, keras.Model):
             self._ema_applied = False
 
     def _swap_ema(self):
-        for average, weight in zip(self.ema_weights, self.trainable_weights):
+        for average, weight in zip(self.ema_weights, self.ema_targets()):
             raw = tf.identity(weight)
             weight.assign(average)
             average.assign(raw)

@@ -53,7 +53,33 @@ Shuffles must be seeded alike on all workers.
 import tensorflow as tf
 
 __all__ = ["MultiWorkerMetricsMixin", "in_multi_worker_mode", "multi_worker_logs",
-           "shard_by_data"]
+           "replica_rows", "shard_by_data"]
+
+
+def replica_rows(draw, count):
+    """This replica's `count` rows of one draw over the global batch.
+
+    `draw(total)` returns `[total, ...]` random values from a seed that is
+    the same on every replica; replica r keeps rows `[offset, offset +
+    count)`, `offset` being the examples of the replicas before it (their
+    counts all-gathered). Replicas that hold consecutive parts of a global
+    batch then draw, together, exactly what one device draws for the
+    whole batch, so a distributed step makes the one-device update also
+    when it is random. Outside a replica context, or on one replica,
+    `draw(count)`.
+
+    Example:
+
+    ```python
+    z = replica_rows(lambda n: tf.random.stateless_normal([n, 8], seed), batch)
+    ```
+    """
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return draw(count)
+    counts = context.all_gather(tf.reshape(tf.cast(count, tf.int32), [1]), axis=0)
+    offset = tf.reduce_sum(counts[:context.replica_id_in_sync_group])
+    return draw(tf.reduce_sum(counts))[offset:offset + count]
 
 
 def in_multi_worker_mode(strategy=None):

@@ -88,15 +88,26 @@ def _check_channels(channels):
     return check_hidden_units(channels, name="channels")
 
 
+_NORMALIZATIONS = (None, "batch")
+
+
 class _ConditionedBlocks(keras.layers.Layer):
-    """Base: conv blocks `act(conv(h) + W c)` built at construction."""
+    """Base: conv blocks `act(norm(conv(h)) + W c)` built at construction;
+    `norm` is the identity, or batch normalization (`normalization="batch"`,
+    synchronized across replicas, so a distributed step normalizes over the
+    global batch as one device does)."""
 
     def _make_blocks(self, in_channels, channels, strides):
-        self.convs, self.condition_layers = [], []
+        if self.normalization not in _NORMALIZATIONS:
+            raise ValueError(f"`normalization` must be one of {_NORMALIZATIONS}; received "
+                             f"{self.normalization!r}.")
+        self.convs, self.condition_layers, self.norms = [], [], []
         for width in channels:
             conv = keras.layers.Conv2D(width, 3, strides=strides, padding="same")
             conv.build((None, None, None, in_channels))
             self.convs.append(conv)
+            if self.normalization:
+                self.norms.append(_batch_norm(width))
             if self.condition_size:
                 dense = keras.layers.Dense(width, use_bias=False)
                 dense.build((None, self.condition_size))
@@ -105,10 +116,21 @@ class _ConditionedBlocks(keras.layers.Layer):
 
     def _block(self, i, h, condition):
         h = self.convs[i](h)
+        if self.normalization:
+            h = self.norms[i](h)
         if self.condition_size:
             offset = self.condition_layers[i](keras.ops.cast(condition, h.dtype))
             h = h + offset[:, None, None, :]
         return keras.activations.get(self.activation)(h)
+
+
+def _batch_norm(width):
+    """A built batch normalization over `width` channels: synchronized
+    across replicas, with momentum 0.9 (moving statistics that follow a
+    generator's fast-changing activations)."""
+    norm = keras.layers.BatchNormalization(momentum=0.9, synchronized=True)
+    norm.build((None, None, None, width))
+    return norm
 
 
 @keras.saving.register_keras_serializable(package="tfgen")
@@ -138,7 +160,7 @@ class ConditionedConvEncoder(_ConditionedBlocks):
         self.event_shape = [int(n) for n in event_shape]
         self.condition_size, self.activation = int(condition_size), activation
         self.channels, self.hidden_units = [int(c) for c in channels], [int(u) for u in hidden_units]
-        self.output_size = int(output_size)
+        self.output_size, self.normalization = int(output_size), None
         h, w = _check_spatial(self.event_shape, self.channels)
         self._make_blocks(self.event_shape[-1], self.channels, strides=2)
         factor = 2 ** len(self.channels)
@@ -185,17 +207,19 @@ class ConditionedConvDecoder(_ConditionedBlocks):
     """
 
     def __init__(self, input_size, condition_size, event_shape, channels, hidden_units,
-                 output_channels, activation="relu", **kwargs):
+                 output_channels, activation="relu", normalization=None, **kwargs):
         super().__init__(**kwargs)
         self.input_size, self.condition_size = int(input_size), int(condition_size)
         self.event_shape = [int(n) for n in event_shape]
         self.channels, self.hidden_units = [int(c) for c in channels], [int(u) for u in hidden_units]
         self.output_channels, self.activation = int(output_channels), activation
+        self.normalization = normalization
         h, w = _check_spatial(self.event_shape, self.channels)
         factor = 2 ** len(self.channels)
         self.grid = [h // factor, w // factor, self.channels[-1]]
         self.head = ConditionedMLP(self.input_size, self.condition_size, self.hidden_units,
                                    math.prod(self.grid), activation=activation)
+        self.head_norm = _batch_norm(self.channels[-1]) if normalization == "batch" else None
         self.upsample = Upsample2D(2)
         self._make_blocks(self.channels[-1], self.channels[::-1], strides=1)
         self.output_conv = keras.layers.Conv2D(self.output_channels, 3, padding="same")
@@ -203,8 +227,10 @@ class ConditionedConvDecoder(_ConditionedBlocks):
         self.built = True
 
     def call(self, z, condition=None):
-        h = keras.activations.get(self.activation)(self.head(z, condition))
-        h = keras.ops.reshape(h, [keras.ops.shape(z)[0], *self.grid])
+        h = keras.ops.reshape(self.head(z, condition), [keras.ops.shape(z)[0], *self.grid])
+        if self.head_norm is not None:
+            h = self.head_norm(h)
+        h = keras.activations.get(self.activation)(h)
         for i in range(len(self.convs)):
             h = self._block(i, self.upsample(h), condition)
         return self.output_conv(h)
@@ -213,7 +239,8 @@ class ConditionedConvDecoder(_ConditionedBlocks):
         return {**super().get_config(), "input_size": self.input_size,
                 "condition_size": self.condition_size, "event_shape": self.event_shape,
                 "channels": self.channels, "hidden_units": self.hidden_units,
-                "output_channels": self.output_channels, "activation": self.activation}
+                "output_channels": self.output_channels, "activation": self.activation,
+                "normalization": self.normalization}
 
 
 @keras.saving.register_keras_serializable(package="tfgen")
@@ -243,6 +270,7 @@ class ConditionedConvGridEncoder(_ConditionedBlocks):
         self.event_shape = [int(n) for n in event_shape]
         self.condition_size, self.activation = int(condition_size), activation
         self.channels, self.output_channels = _check_channels(channels), int(output_channels)
+        self.normalization = None
         _check_spatial(self.event_shape, self.channels)
         self._make_blocks(self.event_shape[-1], self.channels, strides=2)
         self.output_conv = keras.layers.Conv2D(self.output_channels, 1)
@@ -290,7 +318,7 @@ class ConditionedConvGridDecoder(_ConditionedBlocks):
         super().__init__(**kwargs)
         self.input_channels, self.condition_size = int(input_channels), int(condition_size)
         self.channels, self.output_channels = _check_channels(channels), int(output_channels)
-        self.activation = activation
+        self.activation, self.normalization = activation, None
         self.upsample = Upsample2D(2)
         self._make_blocks(self.input_channels, [self.channels[-1], *self.channels[::-1]],
                           strides=1)

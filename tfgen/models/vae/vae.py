@@ -256,14 +256,6 @@ class VAE(DecodedData, GenerativeModel):
 
     # Bounds.
 
-    def _step_seed(self):
-        """A stateless seed of this training step and replica."""
-        context = tf.distribute.get_replica_context()
-        replica = 0 if context is None else context.replica_id_in_sync_group
-        seed = tf.stack([tf.cast(replica, tf.int32), tf.constant(_TRAIN_SEED, tf.int32)])
-        return tf.random.experimental.stateless_fold_in(
-            seed, tf.cast(self.optimizer.iterations, tf.int32))
-
     def _terms(self, x, condition, seed, num_samples=None):
         """q(z | x), and per example the reconstruction E_q log p(x|z) and
         KL(q || p), nats, over `num_samples` draws of z (the model's
@@ -333,7 +325,7 @@ class VAE(DecodedData, GenerativeModel):
         x, condition, _ = keras.utils.unpack_x_y_sample_weight(data)
         condition = self._condition(condition, tf.shape(x)[0])
         with tf.GradientTape() as tape:
-            loss, reconstruction, kl = self._loss(x, condition, self._step_seed(),
+            loss, reconstruction, kl = self._loss(x, condition, self.step_seed(_TRAIN_SEED),
                                                   self.kl_weight, self.reconstruction_weight)
             mean_loss = self.global_mean(loss)
         self.minimize(tape, mean_loss, self.trainable_weights)
