@@ -26,7 +26,7 @@ README = os.path.join(ROOT, "saved_models", "README.md")
 BEGIN, END = "<!-- zoo:begin -->", "<!-- zoo:end -->"
 DATA = ("digits", "two_moons", "eight_gaussians")
 # (model, data) trained class-conditionally too.
-CONDITIONAL = (("vae", "digits"),)
+CONDITIONAL = (("vae", "digits"), ("dcgan", "digits"))
 
 
 def command(model, data, out, conditional=False):
@@ -77,6 +77,8 @@ def row(model, data, metrics, conditional=False):
         f"{metrics['kl_gap']:.3f}" if "kl_gap" in metrics else "",
         _floor(metrics, "fid_digits", 2), kid, _floor(metrics, "is_digits", 2),
         _floor(metrics, "class_accuracy_digits", 3), _floor(metrics, "energy_distance", 4),
+        (f"{metrics['modes_hit']}/{metrics['num_modes']} ({metrics['high_quality_fraction']:.1%})"
+         if "modes_hit" in metrics else ""),
         f"{metrics['samples_per_second']:,.0f}", f"{metrics['train_seconds']:.0f}",
         f"`{' '.join(command(model, data, 'DIR', conditional))}`"]
     return "| " + " | ".join(cells) + " |"
@@ -85,8 +87,9 @@ def row(model, data, metrics, conditional=False):
 HEADER = (
     "| model | data | bits/dim (test) | KL gap (nats) | FID digits (floor) | "
     "KID digits (floor) | IS digits (floor) | class accuracy (floor) | "
-    "energy distance (floor) | samples/s | train s | command |\n"
-    "|---|---|---|---|---|---|---|---|---|---|---|---|")
+    "energy distance (floor) | modes hit (high-quality samples) | samples/s | train s | "
+    "command |\n"
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 
 
 def table(rows):
@@ -117,7 +120,7 @@ def main():
     for model in args.models.split(","):
         for data in args.data.split(","):
             if not _takes(model, data):
-                rows.append(f"| `{model}` | {data} | takes images only | | | | | | | | | |")
+                rows.append(f"| `{model}` | {data} | takes images only | | | | | | | | | | |")
                 continue
             rows.append(row(model, data, run(model, data, args.out)))
             if (model, data) in CONDITIONAL:

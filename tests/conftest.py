@@ -31,6 +31,14 @@ def float64():
     tf_keras.backend.set_floatx("float32")
 
 
+@pytest.fixture
+def mixed_bfloat16():
+    """Models built inside the test compute in bfloat16 with float32 variables."""
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    yield
+    keras.config.set_dtype_policy("float32")
+
+
 @pytest.fixture(scope="session")
 def mirrored():
     """One MirroredStrategy over the two logical CPUs for every test:

@@ -312,12 +312,26 @@ def _models(args):
 
     from tfgen.registry import get_model_class
 
+    def parameters(cls):
+        """`cls`'s constructor arguments, with those its `**kwargs` pass on
+        to its base classes' constructors (DCGAN's are GAN's)."""
+        found = {}
+        for klass in cls.__mro__:
+            if "__init__" not in vars(klass):
+                continue
+            params = inspect.signature(klass.__init__).parameters.values()
+            for p in params:
+                if p.name != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL):
+                    found.setdefault(p.name, p)
+            if not any(p.kind == p.VAR_KEYWORD for p in params) or klass.__module__.startswith(
+                    "keras"):
+                break
+        return found.values()
+
     for name in MODELS:
         cls = get_model_class(name)
-        arguments = [
-            f"{p.name}={p.default!r}" if p.default is not p.empty else p.name
-            for p in inspect.signature(cls.__init__).parameters.values()
-            if p.name != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
+        arguments = [f"{p.name}={p.default!r}" if p.default is not p.empty else p.name
+                     for p in parameters(cls)]
         print(f"{name:10s} family={cls.family} likelihood={cls.likelihood}")
         print(f"{'':10s} {cls.__name__}({', '.join(arguments)})")
 

@@ -24,8 +24,8 @@ is written. TensorBoard logs (`tensorboard=True`) are written to
 Speed: training batches come from vectorized `tf.data` ops, and the train
 function runs `steps_per_execution` steps per call (the progress bar moves
 once per call). `metrics.json` reports `steps_per_second` (steady state:
-without the first call, which traces the step, and without validation) and
-`train_seconds` (the whole `fit`).
+without the first call, which traces the step, and without validation or
+sample-quality measurements) and `train_seconds` (the whole `fit`).
 """
 
 import json
@@ -160,9 +160,11 @@ def train(model, data, out, steps=None, epochs=None, batch_size=None, lr=None,
            "strategy": strategy}
     with distribution.scope():
         # One Adam per optimizer the family names (its generator and
-        # discriminator, say), each with its own schedule.
+        # discriminator, say), each with its own schedule over the updates
+        # it makes in the budget (a GAN's discriminator makes k per step).
         network.compile(**{name: keras.optimizers.Adam(
-                               _learning_rate(lr, lr_schedule, plan["steps"]),
+                               _learning_rate(lr, lr_schedule,
+                                              plan["steps"] * network.updates_per_step(name)),
                                **registry.adam_settings(model))
                            for name in network.optimizer_names},
                         steps_per_execution=plan["steps_per_execution"])
@@ -209,6 +211,8 @@ def train(model, data, out, steps=None, epochs=None, batch_size=None, lr=None,
             raise NonFiniteLossError(
                 f"{error} The learning rate was {lr:g}.", error.step) from None
     steps_run = int(network.optimizer.iterations.numpy())
+    if quality is not None:  # measuring is not training
+        throughput.excluded_seconds = quality.seconds_during_training
 
     metrics = evaluate(network, source, "test", seed=seed)
     metrics.update(train_seconds=throughput.seconds, steps=steps_run,

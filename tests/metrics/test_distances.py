@@ -120,3 +120,18 @@ def test_jackknife_stderr_matches_the_spread_over_draws(distance, shift):
 def test_bad_input_names_the_argument(call, argument):
     with pytest.raises(ValueError, match=argument):
         call()
+
+
+def test_frechet_distance_takes_the_rounded_covariance_of_identical_samples():
+    # np.cov of one repeated feature vector is zero up to rounding (entries
+    # ~1e-13, some eigenvalues slightly negative): a point mass.
+    rng = np.random.default_rng(0)
+    features = np.tile(rng.normal(size=(1, 6)), (500, 1)) + 1e-7 * rng.normal(size=(500, 6))
+    cov = np.cov(features, rowvar=False)
+    mean = features.mean(0)
+    other = rng.normal(size=(400, 6))
+    d2 = frechet_distance(mean, cov, other.mean(0), np.cov(other, rowvar=False))
+    point_mass = np.sum((mean - other.mean(0)) ** 2) + np.trace(np.cov(other, rowvar=False))
+    assert d2 == pytest.approx(point_mass, rel=1e-5)
+    with pytest.raises(ValueError, match="positive semi-definite"):
+        frechet_distance(mean, np.diag([1.0, 1.0, 1.0, 1.0, 1.0, -0.01]), mean, np.eye(6))

@@ -16,6 +16,8 @@ With `keep_best` (e.g. "fid_digits"), the weights of the best measurement
 (lowest value) are restored when training ends.
 """
 
+import time
+
 import keras
 import numpy as np
 
@@ -41,6 +43,8 @@ class SampleQuality(keras.callbacks.Callback):
     Attributes:
       records: `[{"step": s, figure: value, ...}]`, one per measurement.
       best_step: the step of the best measurement (with `keep_best`).
+      seconds_during_training: time the measurements between training
+        steps took (not the last one, after training).
 
     Example:
 
@@ -67,7 +71,7 @@ class SampleQuality(keras.callbacks.Callback):
                              f"received {keep_best!r}.")
         self.source, self.every, self.keep_best = source, every, keep_best
         self.seed, self.verbose = seed, verbose
-        self.records, self.best_step = [], None
+        self.records, self.best_step, self.seconds_during_training = [], None, 0.0
         self._best, self._best_weights, self._last = np.inf, None, None
 
     def measure(self, step):
@@ -100,7 +104,9 @@ class SampleQuality(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         step = int(self.model.optimizer.iterations.numpy())
         if step // self.every > (self._last or 0) // self.every:
+            start = time.perf_counter()
             self.measure(step)
+            self.seconds_during_training += time.perf_counter() - start
 
     def on_train_end(self, logs=None):
         step = int(self.model.optimizer.iterations.numpy())

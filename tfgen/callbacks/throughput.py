@@ -20,6 +20,9 @@ class Throughput(keras.callbacks.Callback):
       steps_per_second: the steady-state rate, or None when training ended
         within its first execution.
       seconds: wall time of the whole `fit`, tracing and validation included.
+      excluded_seconds: time within the steady state that is not training
+        either (set by the caller: sample-quality measurements), taken out
+        of `steps_per_second`.
 
     Example:
 
@@ -30,13 +33,25 @@ class Throughput(keras.callbacks.Callback):
     ```
     """
 
+    def __init__(self):
+        super().__init__()
+        self.excluded_seconds = 0.0
+        self._steady = None  # (steps, seconds) of the steady state
+
     def on_train_begin(self, logs=None):
         self._start = time.perf_counter()
         self._clock = None  # (time, steps) after the first execution
         self._validating_since = None
         self._validation_seconds = 0.0
-        self.steps_per_second = None
+        self._steady = None
         self.seconds = None
+
+    @property
+    def steps_per_second(self):
+        if self._steady is None:
+            return None
+        steps, seconds = self._steady
+        return steps / (seconds - self.excluded_seconds)
 
     def _steps(self):
         return int(self.model.optimizer.iterations.numpy())
@@ -57,5 +72,5 @@ class Throughput(keras.callbacks.Callback):
         now = time.perf_counter()
         self.seconds = now - self._start
         if self._clock is not None and self._steps() > self._clock[1]:
-            steady = now - self._clock[0] - self._validation_seconds
-            self.steps_per_second = (self._steps() - self._clock[1]) / steady
+            self._steady = (self._steps() - self._clock[1],
+                            now - self._clock[0] - self._validation_seconds)

@@ -225,7 +225,9 @@ def _check_gaussian(mean_name, mean, cov_name, cov, dim=None):
         raise ValueError(f"`{cov_name}` must be symmetric.")
     cov = (cov + cov.T) / 2
     eigenvalues, eigenvectors = np.linalg.eigh(cov)
-    if eigenvalues.min(initial=0.0) < -1e-8 * scale:
+    # Rounding, relative to the entries, and absolute for a covariance of
+    # (nearly) identical samples, whose entries are themselves rounding.
+    if eigenvalues.min(initial=0.0) < -(1e-8 * scale + 1e-9):
         raise ValueError(f"`{cov_name}` must be positive semi-definite; its smallest "
                          f"eigenvalue is {eigenvalues.min():.3g}.")
     return mean, cov, np.maximum(eigenvalues, 0.0), eigenvectors

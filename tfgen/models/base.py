@@ -280,6 +280,12 @@ class GenerativeModel(MultiWorkerMetricsMixin, keras.Model):
         """The variables the optimizer `name` trains."""
         return self.trainable_variables
 
+    def updates_per_step(self, name):
+        """How many updates the optimizer `name` makes per training step (a
+        GAN's discriminator makes k): its learning-rate schedule spans
+        that many times the step budget."""
+        return 1
+
     def build_optimizers(self):
         """Creates every optimizer's state (slots, iterations) for its
         variables, so that it is tracked before the first step; a no-op for

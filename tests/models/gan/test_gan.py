@@ -16,7 +16,8 @@ import tensorflow as tf
 from tfgen import data, export
 from tfgen.cli import main
 from tfgen.errors import NonFiniteLossError
-from tfgen.models.gan import DCGAN, GAN, WGAN, WGANGP
+from tfgen.models.gan import DCGAN, GAN, VAEGAN, WGAN, WGANGP
+from tfgen.models.vae.bounds import sample_with_kl
 
 
 @pytest.fixture(scope="module")
@@ -154,6 +155,20 @@ def test_export_serves_sample_and_generate_without_tfgen(digits, tmp_path):
     np.testing.assert_allclose(served["generated"], gan.generate(z, [1, 2]), rtol=1e-5)
 
 
+@pytest.mark.parametrize("cls", [DCGAN, WGANGP])
+def test_networks_compute_in_bfloat16_and_losses_in_float32(digits, cls, mixed_bfloat16):
+    gan = _compile(cls([8, 8, 1], latent_dim=4, hidden_units=[16], channels=[4, 8],
+                       discriminator_steps=1, dequantizer=digits.dequantizer))
+    x = next(iter(digits.dataset("train", 16)))
+    assert gan.discriminator(gan._to_network(x)).dtype == tf.bfloat16
+    d_loss, penalty = gan._discriminator_losses(gan._to_network(x), None, tf.constant([0, 1]))
+    assert d_loss.dtype == tf.float32 and penalty.dtype == tf.float32
+    history = gan.fit(digits.dataset("train", 16, repeat=True), steps_per_epoch=3,
+                      verbose=0).history
+    assert all(np.all(np.isfinite(v)) for v in history.values())
+    assert gan.sample(3, seed=0).dtype == tf.float32
+
+
 def test_a_non_finite_loss_stops_training(toy):
     gan = _compile(_small())
     weight = gan.discriminator.weights[0]
@@ -213,3 +228,59 @@ def test_tfgen_train_wgan_gp_on_digits_takes_k_batches_per_step(tmp_path):
     assert 0.0 <= metrics["class_accuracy_digits"] <= 1.0
     loaded = keras.models.load_model(out / "model.keras")
     assert int(loaded.discriminator_optimizer.iterations) == 20
+    # Each optimizer's cosine schedule spans its own updates: 5 per step for D.
+    for name, updates in (("generator_optimizer", 4), ("discriminator_optimizer", 20)):
+        schedule = getattr(loaded, name).get_config()["learning_rate"]
+        assert schedule["config"]["decay_steps"] == updates
+
+
+def test_vaegan_steps_encoder_decoder_and_discriminator_on_their_own_losses(digits, tmp_path):
+    model = VAEGAN([8, 8, 1], latent_dim=4, hidden_units=[16], network="conv",
+                   channels=[4, 8], dequantizer=digits.dequantizer, ema_decay=0.5)
+    model.compile(**{name: keras.optimizers.Adam(1e-3) for name in model.optimizer_names})
+    before = {name: [w.numpy() for w in model.optimizer_variables(name)]
+              for name in model.optimizer_names}
+    history = model.fit(digits.dataset("train", 16, repeat=True), steps_per_epoch=3,
+                        verbose=0).history
+    assert {"kl", "feature_reconstruction", "discriminator_loss", "generator_loss"} <= set(
+        history)
+    for name in model.optimizer_names:
+        assert int(getattr(model, name).iterations) == 3
+        after = [w.numpy() for w in model.optimizer_variables(name)]
+        assert any(not np.array_equal(a, b) for a, b in zip(before[name], after)), name
+    assert len(model.ema_weights) == len(model.vae.decoder.trainable_weights)
+    x = next(iter(digits.dataset("test", 5, shuffle=False)))
+    # A reconstruction decodes the posterior mean.
+    mean, _ = model.encode(x)
+    np.testing.assert_allclose(model.reconstruct(x), model.generate(mean), rtol=1e-6)
+    # The feature term is half the squared distance of D's features of x
+    # and of Dec(z), z ~ q(z | x) (drawn here as the model draws it); the
+    # encoder's loss adds the closed-form KL.
+    seed = tf.constant([5, 6])
+    encoder_loss, _, _, kl, features, _ = model._objectives(x, None, seed)
+    z, _ = sample_with_kl(model.vae.posterior(x), model.vae.prior(), 1,
+                          tf.random.experimental.stateless_fold_in(seed, 0))
+    phi = model.discriminator.feature_map
+    expected = 0.5 * np.sum((phi(model._to_network(x)) - phi(model._fake(z[0], None))) ** 2, -1)
+    np.testing.assert_allclose(features, expected, rtol=1e-5)
+    q_mean, q_std = model.encode(x)
+    closed_kl = np.sum(0.5 * (q_mean ** 2 + q_std ** 2 - 1.0) - np.log(q_std), axis=-1)
+    np.testing.assert_allclose(kl, closed_kl, rtol=1e-5)
+    np.testing.assert_allclose(encoder_loss, closed_kl + expected, rtol=1e-5)
+    path = os.fspath(tmp_path / "vaegan.keras")
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    np.testing.assert_array_equal(loaded.sample(4, seed=1), model.sample(4, seed=1))
+    np.testing.assert_array_equal(loaded.encode(x)[0], mean)
+    export.export(model, tmp_path / "export")
+    served = tf.saved_model.load(os.fspath(tmp_path / "export")).signatures
+    np.testing.assert_allclose(served["encode"](x=x)["mean"], mean, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(served["sample"](n=tf.constant(4), seed=tf.constant(1))[
+        "samples"], model.sample(4, seed=1), rtol=1e-5, atol=1e-6)
+
+
+def test_vaegan_refuses_settings_it_does_not_have():
+    with pytest.raises(ValueError, match="discriminator_steps=3"):
+        VAEGAN([2], discriminator_steps=3)
+    with pytest.raises(ValueError, match="`feature_weight` must be a float >= 0"):
+        VAEGAN([2], feature_weight=-1.0)

@@ -2,7 +2,6 @@
 densities, bounds and losses in float32 (a bfloat16 sum of ~100 nats over 64
 pixels is off by tenths of a nat)."""
 
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -23,13 +22,6 @@ MODELS = {
     "vqvae": lambda dq: VQVAE([8, 8, 1], num_codes=8, embedding_dim=4, channels=[8, 8],
                               dequantizer=dq),
 }
-
-
-@pytest.fixture
-def mixed_bfloat16():
-    keras.config.set_dtype_policy("mixed_bfloat16")
-    yield
-    keras.config.set_dtype_policy("float32")
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))

@@ -73,15 +73,23 @@ class ProjectionDiscriminator(keras.layers.Layer):
             self.embedding.build((None, self.condition_size))
         self.built = True
 
-    def call(self, x, condition=None):
+    def feature_map(self, x):
+        """phi(x) `[b, hidden_units[-1]]`: the features the score reads (a
+        VAE-GAN's reconstruction is measured in them)."""
         if self.network == "mlp":
             x = keras.ops.reshape(x, [keras.ops.shape(x)[0], -1])
-        phi = keras.activations.get(self.activation)(self.features(x))
+        return keras.activations.get(self.activation)(self.features(x))
+
+    def score(self, phi, condition=None):
+        """D's scores `[b]` from features `phi`."""
         score = self.output_layer(phi)[:, 0]
         if self.embedding is not None:
             projected = self.embedding(keras.ops.cast(condition, phi.dtype))
             score = score + keras.ops.sum(projected * phi, axis=-1)
         return score
+
+    def call(self, x, condition=None):
+        return self.score(self.feature_map(x), condition)
 
     def get_config(self):
         return {**super().get_config(), "event_shape": self.event_shape,
