@@ -25,7 +25,7 @@ order, so tfgen's weights carry over unchanged but for the kernels'
 layouts (`bench/vae_vs_torch.py --check`).
 
 `train` mirrors `tfgen.training.train`'s `fit`: Adam with Keras' update
-(see `_keras_adam_eps`) under a cosine decay to 0 over the budget, a linear
+(`torch_keras.keras_adam_step_settings`) under a cosine decay to 0 over the budget, a linear
 KL warm-up whose weight changes once per `steps_per_execution` steps (Keras
 calls callbacks between executions), the validation loss (the one-sample
 negative ELBO at weight beta, with the same noise at every check) every
@@ -40,34 +40,13 @@ import time
 
 import torch
 from torch import nn
+from torch_keras import KERAS_EPS, keras_adam_step_settings
+from torch_keras import conv as _conv
+from torch_keras import mlp as _mlp
 
-__all__ = ["BETAS", "EPS", "ConvDecoder", "ConvEncoder", "TorchVAE", "nll_bounds", "train"]
+__all__ = ["BETAS", "ConvDecoder", "ConvEncoder", "TorchVAE", "nll_bounds", "train"]
 
-BETAS, EPS = (0.9, 0.999), 1e-7  # Keras' Adam defaults
-
-
-def _keras_init(layer):
-    """`layer` (a `Linear` or `Conv2d`) initialized as Keras' Dense and Conv2D."""
-    nn.init.xavier_uniform_(layer.weight)
-    nn.init.zeros_(layer.bias)
-    return layer
-
-
-def _mlp(sizes):
-    """Linear layers of `sizes` with ReLU between, initialized as Keras' Dense."""
-    layers = []
-    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
-        layers += [_keras_init(nn.Linear(fan_in, fan_out)), nn.ReLU()]
-    return nn.Sequential(*layers[:-1])
-
-
-def _conv(in_channels, out_channels, stride=1):
-    """A 3x3 conv with Keras' "same" padding on even sizes; see the module
-    docstring."""
-    if stride == 1:
-        return _keras_init(nn.Conv2d(in_channels, out_channels, 3, padding="same"))
-    return nn.Sequential(nn.ZeroPad2d((0, 1, 0, 1)),
-                         _keras_init(nn.Conv2d(in_channels, out_channels, 3, stride=stride)))
+BETAS = (0.9, 0.999)  # Keras' Adam defaults
 
 
 class ConvEncoder(nn.Module):
@@ -184,16 +163,6 @@ def nll_bounds(model, x, iwae_samples, seed, elbo_samples=16, chunk=100):
     return {"elbo": (kl - reconstruction).numpy(), "iwae": (-iwae).numpy()}
 
 
-def _keras_adam_eps(step):
-    """torch's Adam eps that makes its step Keras' at `step` (1-based).
-
-    Keras adds eps to sqrt(v) before the bias correction (its update is
-    lr sqrt(1 - b2^t) / (1 - b1^t) m / (sqrt(v) + eps)); torch adds it after,
-    to sqrt(v / (1 - b2^t)). The same step needs eps / sqrt(1 - b2^t).
-    """
-    return EPS / math.sqrt(1.0 - BETAS[1] ** step)
-
-
 def train(model, batches, validation, *, lr, steps, kl_warmup, beta, steps_per_execution,
           validation_every, patience, seed):
     """Trains `model` on `batches` (levels `[>= steps, batch, event_size]`,
@@ -204,7 +173,7 @@ def train(model, batches, validation, *, lr, steps, kl_warmup, beta, steps_per_e
     the first `steps_per_execution` steps (tfgen's first execution, which
     traces the step) and without validation.
     """
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr, betas=BETAS, eps=EPS)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr, betas=BETAS, eps=KERAS_EPS)
     train_noise = torch.Generator().manual_seed(seed)
     best, best_state, best_step, wait = math.inf, None, 0, 0
     validation_seconds, clock = 0.0, None
@@ -214,9 +183,7 @@ def train(model, batches, validation, *, lr, steps, kl_warmup, beta, steps_per_e
         kl_weight = beta * min(1.0, step / kl_warmup) if kl_warmup else beta
         for _ in range(steps_per_execution):
             x = batches[step]
-            for group in optimizer.param_groups:  # Keras' CosineDecay at the step count
-                group["lr"] = lr * 0.5 * (1.0 + math.cos(math.pi * step / steps))
-                group["eps"] = _keras_adam_eps(step + 1)
+            keras_adam_step_settings(optimizer, lr, step, steps, BETAS[1])
             reconstruction, kl = model.elbo_terms(x, train_noise)
             loss = (kl_weight * kl - reconstruction).mean()
             optimizer.zero_grad()

@@ -52,7 +52,7 @@ compare the ratio, not the rates.
 What differs between the sides: the random draws (initial weights, the
 noise of z) come from each framework's own generators; torch's Adam adds
 eps after the bias correction, so its eps is rescaled at every step to give
-Keras' update (torch_vae._keras_adam_eps).
+Keras' update (torch_keras.keras_adam_step_settings).
 
     python bench/vae_vs_torch.py [--network conv|mlp] [--seeds N] [--steps N] [--check]
 

@@ -191,6 +191,15 @@ def test_bad_arguments_name_themselves(kwargs, match):
         GAN([2], **kwargs)
 
 
+def test_named_gans_batch_normalize_conv_generators_only():
+    for cls in (DCGAN, WGAN, WGANGP):
+        assert cls([8, 8, 1], hidden_units=[8], channels=[4, 8]).normalization == "batch"
+    assert WGANGP([2]).normalization is None and WGANGP([2]).network == "mlp"
+    assert GAN([8, 8, 1], network="conv").normalization is None
+    gp = WGANGP([8, 8, 1], channels=[4, 8])
+    assert not any("batch_normalization" in w.path for w in gp.discriminator.weights)
+
+
 def test_dcgan_takes_images_only():
     with pytest.raises(ValueError, match="`network` 'conv' is for images"):
         DCGAN([2])

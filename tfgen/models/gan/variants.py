@@ -8,6 +8,9 @@ of their papers as defaults (each registered for `tfgen train`).
              steps (Gulrajani et al. 2017)
     FGAN     the f-GAN loss, Jensen-Shannon by default (Nowozin et al. 2016)
 
+On images they have DCGAN's networks, the generator batch-normalized (the
+critic never is: its gradient penalty is per example).
+
 Every argument of `GAN` is still an argument of each (`--set` in the CLI).
 """
 
@@ -52,9 +55,11 @@ class WGAN(GAN):
     """
 
     def __init__(self, event_shape, loss="wasserstein", discriminator_steps=5, network=None,
-                 **kwargs):
+                 normalization="auto", **kwargs):
+        network = network or _default_network(event_shape)
         super().__init__(event_shape, loss=loss, discriminator_steps=discriminator_steps,
-                         network=network or _default_network(event_shape), **kwargs)
+                         network=network, normalization=_normalization(network, normalization),
+                         **kwargs)
 
 
 @keras.saving.register_keras_serializable(package="tfgen")
@@ -67,9 +72,11 @@ class WGANGP(GAN):
     """
 
     def __init__(self, event_shape, loss="wgan_gp", discriminator_steps=5, network=None,
-                 **kwargs):
+                 normalization="auto", **kwargs):
+        network = network or _default_network(event_shape)
         super().__init__(event_shape, loss=loss, discriminator_steps=discriminator_steps,
-                         network=network or _default_network(event_shape), **kwargs)
+                         network=network, normalization=_normalization(network, normalization),
+                         **kwargs)
 
 
 @keras.saving.register_keras_serializable(package="tfgen")
@@ -82,11 +89,20 @@ class FGAN(GAN):
       using Variational Divergence Minimization", NeurIPS 2016.
     """
 
-    def __init__(self, event_shape, loss="fgan", divergence="js", network=None, **kwargs):
-        super().__init__(event_shape, loss=loss, divergence=divergence,
-                         network=network or _default_network(event_shape), **kwargs)
+    def __init__(self, event_shape, loss="fgan", divergence="js", network=None,
+                 normalization="auto", **kwargs):
+        network = network or _default_network(event_shape)
+        super().__init__(event_shape, loss=loss, divergence=divergence, network=network,
+                         normalization=_normalization(network, normalization), **kwargs)
 
 
 def _default_network(event_shape):
     """Conv networks for images, MLPs for vectors."""
     return "conv" if len(event_shape) == 3 else "mlp"
+
+
+def _normalization(network, normalization):
+    """"auto": DCGAN's batch normalization in a conv generator, none in an MLP."""
+    if normalization == "auto":
+        return "batch" if network == "conv" else None
+    return normalization
