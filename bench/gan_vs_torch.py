@@ -22,7 +22,7 @@ step, and training steps/s (steady state, without the measurements); then
 the tfgen/torch ratio of steps/s, paired by seed. Both sides run in this
 process, one after the other, the order alternating from seed to seed.
 Torch computes with as many threads as TensorFlow (all cores), with
-`OMP_WAIT_POLICY=PASSIVE` (see bench/vae_vs_torch.py). `--check` copies the
+`OMP_WAIT_POLICY=PASSIVE` (bench/side_by_side.py). `--check` copies the
 weights of tfgen's networks into the torch ones and compares their outputs
 instead of benchmarking.
 
@@ -35,7 +35,6 @@ Needs the `bench` extra (`pip install -e '.[bench]'`: torch).
 """
 
 import argparse
-import math
 import os
 import tempfile
 import time
@@ -43,8 +42,7 @@ import time
 import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # read when torch starts
-
+import side_by_side  # noqa: E402  (sets torch's OpenMP policy before torch starts)
 import tensorflow as tf  # noqa: E402
 import torch  # noqa: E402
 
@@ -55,7 +53,6 @@ from tfgen.metrics import digits_statistics  # noqa: E402
 
 DATA = "digits"
 MODELS = ("dcgan", "wgan_gp")
-SIDES = ("tfgen", "torch")
 COLUMNS = (("test_fid", "final test FID", 2), ("best_fid", "best validation FID", 2),
            ("best_step", "at step", 0), ("steps_per_second", "steps/s", 1))
 
@@ -98,10 +95,14 @@ def reference(source, split):
     return raw.reshape([len(raw), *source.image_shape]) / (source.dequantizer.levels - 1)
 
 
-def torch_fid(generator, s, real, n):
-    """FID-digits of `n` samples of the torch generator against `real`."""
+def torch_fid(generator, s, real, n, seed):
+    """FID-digits of `n` samples of the torch generator against `real`,
+    from the same noise at every measurement (as tfgen's `SampleQuality`
+    draws its samples: a minimum over measurements is then not a minimum
+    over noise draws too)."""
+    noise = torch.randn(n, s["latent_dim"], generator=torch.Generator().manual_seed(seed))
     with torch.no_grad():
-        t = generator(torch.randn(n, s["latent_dim"])).numpy()
+        t = generator(noise).numpy()
     y = np.clip(0.5 * (t + 1.0), 0.0, 1.0)
     levels = np.minimum(np.floor(17 * y), 16)  # tfgen's Dequantizer.to_levels
     return digits_statistics(levels / 16.0, real)["fid"]
@@ -124,9 +125,9 @@ def run_torch(s, source, seed):
     result = torch_gan.train(
         generator, discriminator, batches, loss=s["loss"], latent_dim=s["latent_dim"],
         lr=s["lr"], betas=s["betas"], steps=s["steps"], k=s["k"],
-        measure=lambda g: torch_fid(g, s, validation, n), measure_every=s["measure_every"])
+        measure=lambda g: torch_fid(g, s, validation, n, seed), measure_every=s["measure_every"])
     generator.eval()
-    test_fid = torch_fid(generator, s, test, n)
+    test_fid = torch_fid(generator, s, test, n, seed)
     step, best = min(result["records"], key=lambda r: r[1])
     return {"test_fid": test_fid, "best_fid": best, "best_step": step,
             "steps_per_second": result["steps_per_second"]}
@@ -166,22 +167,8 @@ def check(s, source, tolerance=1e-4):
         torch_logits = discriminator(torch.from_numpy(x)).numpy()
     keras_images = gan._fake(tf.constant(z), None).numpy()
     keras_logits = gan.discriminator(x).numpy()
-    worst = 0.0
-    for what, a, b in (("G images", keras_images, torch_images),
-                       ("D logits", keras_logits, torch_logits)):
-        difference = float(np.abs(a - b).max())
-        worst = max(worst, difference)
-        print(f"{s['name']}: {what} {list(a.shape)}: largest |tfgen - torch| {difference:.1e} "
-              f"(largest |tfgen| {np.abs(a).max():.2f})")
-    if worst > tolerance:
-        raise SystemExit(f"the torch networks differ from tfgen's by more than {tolerance:g}")
-
-
-def mean_stderr(values, digits):
-    values = np.asarray(values, np.float64)
-    if len(values) < 2:
-        return f"{values.mean():.{digits}f}"
-    return f"{values.mean():.{digits}f} ± {values.std(ddof=1) / math.sqrt(len(values)):.{digits}f}"
+    side_by_side.compare(s["name"], (("G images", keras_images, torch_images),
+                                     ("D logits", keras_logits, torch_logits)), tolerance)
 
 
 def main():
@@ -194,43 +181,27 @@ def main():
     parser.add_argument("--check", action="store_true",
                         help="compare the networks with the same weights instead; no training")
     args = parser.parse_args()
-    threads = tf.config.threading.get_intra_op_parallelism_threads() or len(
-        os.sched_getaffinity(0))
-    torch.set_num_threads(threads)
+    threads = side_by_side.use_tf_threads()
     source = tfgen.data.load_data(DATA)
     s = settings(args.model, source, args.steps)
     if args.check:
         check(s, source)
         return
     seeds = range(args.first_seed, args.first_seed + args.seeds)
-    results = {side: {} for side in SIDES}
     start = time.perf_counter()
-    for seed in seeds:
-        for side in SIDES if seed % 2 == 0 else SIDES[::-1]:
-            began = time.perf_counter()
-            result = run_tfgen(s, seed) if side == "tfgen" else run_torch(s, source, seed)
-            results[side][seed] = result
-            print(f"seed {seed} {side:<6} test FID {result['test_fid']:.2f}, best validation "
-                  f"FID {result['best_fid']:.2f} (step {result['best_step']}), "
-                  f"{result['steps_per_second']:.1f} steps/s; "
-                  f"{time.perf_counter() - began:.0f} s", flush=True)
+    results = side_by_side.run_seeds(
+        seeds, {"tfgen": lambda seed: run_tfgen(s, seed),
+                "torch": lambda seed: run_torch(s, source, seed)},
+        lambda r: (f"test FID {r['test_fid']:.2f}, best validation FID {r['best_fid']:.2f} "
+                   f"(step {r['best_step']}), {r['steps_per_second']:.1f} steps/s"))
     print(f"\n{s['name']} on digits: {s['loss']} loss, {s['k']} D step(s) per step, latent "
           f"{s['latent_dim']}, channels {s['channels']}, D's Dense {s['hidden_units'][::-1]}; "
           f"Adam {s['lr']:g} betas {s['betas']} (cosine to 0), batch {s['batch_size']} per D "
           f"step, {s['steps']} steps; FID-digits of 1257 samples, validation every "
           f"{s['measure_every']} steps")
     floor = digits_statistics(reference(source, "train"), reference(source, "test"))["fid"]
-    print(f"mean ± standard error over {len(seeds)} seeds {list(seeds)}; {threads} threads per "
-          f"side; test FID floor (train vs test digits) {floor:.2f}")
-    print(f"{'side':<7}" + "".join(f"{title:>22}" for _, title, _ in COLUMNS))
-    for side in SIDES:
-        print(f"{side:<7}" + "".join(
-            f"{mean_stderr([results[side][seed][key] for seed in seeds], digits):>22}"
-            for key, _, digits in COLUMNS))
-    ratios = [results["tfgen"][seed]["steps_per_second"]
-              / results["torch"][seed]["steps_per_second"] for seed in seeds]
-    print(f"steps/s tfgen/torch, paired by seed: {mean_stderr(ratios, 2)} "
-          f"(per seed: {', '.join(f'{r:.2f}' for r in ratios)})")
+    print(f"test FID floor (train vs test digits) {floor:.2f}")
+    side_by_side.print_table(results, seeds, COLUMNS, threads)
     print(f"total {time.perf_counter() - start:.0f} s")
 
 

@@ -68,8 +68,7 @@ import time
 import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # read when torch starts
-
+import side_by_side  # noqa: E402  (sets torch's OpenMP policy before torch starts)
 import tensorflow as tf  # noqa: E402
 import torch  # noqa: E402
 
@@ -79,7 +78,6 @@ from tfgen import registry, training  # noqa: E402
 from tfgen.models.vae import VAE  # noqa: E402
 
 MODEL, DATA = "vae", "digits"
-SIDES = ("tfgen", "torch")
 NETWORKS = ("conv", "mlp")  # tfgen's `VAE(network=...)`; conv is digits' default
 # The table's columns: key, title, decimals.
 COLUMNS = (("iwae", "test IWAE bits/dim", 4), ("elbo", "test ELBO bits/dim", 4),
@@ -189,24 +187,9 @@ def check(source, settings, tolerance=1e-5):
     tfgen_posterior = np.concatenate(
         [t.numpy() for t in vae.encode(source.dequantizer.to_model(source.arrays["test"]))], -1)
     tfgen_logits = tf.reshape(vae.decoder(z), torch_logits.shape).numpy()
-    worst = 0.0
-    for name, tfgen_values, torch_values in (
-            ("posterior mean and scale", tfgen_posterior, torch_posterior),
-            ("decoder logits", tfgen_logits, torch_logits)):
-        difference = float(np.abs(tfgen_values - torch_values).max())
-        worst = max(worst, difference)
-        print(f"{settings['network']}: {name} {list(tfgen_values.shape)}: largest "
-              f"|tfgen - torch| {difference:.1e} (largest |tfgen| "
-              f"{np.abs(tfgen_values).max():.2f})")
-    if worst > tolerance:
-        raise SystemExit(f"the torch networks differ from tfgen's by more than {tolerance:g}")
-
-
-def mean_stderr(values, digits):
-    values = np.asarray(values, np.float64)
-    if len(values) < 2:
-        return f"{values.mean():.{digits}f}"
-    return f"{values.mean():.{digits}f} ± {values.std(ddof=1) / math.sqrt(len(values)):.{digits}f}"
+    side_by_side.compare(settings["network"], (
+        ("posterior mean and scale", tfgen_posterior, torch_posterior),
+        ("decoder logits", tfgen_logits, torch_logits)), tolerance)
 
 
 def print_table(settings, results, seeds, threads):
@@ -219,19 +202,7 @@ def print_table(settings, results, seeds, threads):
           f"(cosine to 0), batch {s['batch_size']}, at most {s['steps']} steps, validation "
           f"every {s['validation_every']} steps, patience {s['patience']}, best weights "
           f"restored; IWAE k = {s['eval_samples']}, ELBO 16 samples")
-    print(f"mean ± standard error over {len(seeds)} seeds {list(seeds)}; {threads} threads "
-          "per side")
-    print(f"{'side':<7}" + "".join(f"{title:>22}" for _, title, _ in COLUMNS))
-    for side in SIDES:
-        print(f"{side:<7}" + "".join(
-            f"{mean_stderr([results[side][seed][key] for seed in seeds], digits):>22}"
-            for key, _, digits in COLUMNS))
-    ratios = [results["tfgen"][seed]["steps_per_second"]
-              / results["torch"][seed]["steps_per_second"] for seed in seeds]
-    print(f"steps/s tfgen/torch, paired by seed: {mean_stderr(ratios, 2)} "
-          f"(per seed: {', '.join(f'{r:.2f}' for r in ratios)})")
-    print("Timings are side-by-side ratios: both sides ran in one process, alternating, on a "
-          "machine shared with other jobs; the absolute rates are not the machine's.")
+    side_by_side.print_table(results, seeds, COLUMNS, threads)
 
 
 def main():
@@ -246,29 +217,19 @@ def main():
     parser.add_argument("--check", action="store_true",
                         help="compare the networks with the same weights instead; no training")
     args = parser.parse_args()
-    threads = tf.config.threading.get_intra_op_parallelism_threads() or len(
-        os.sched_getaffinity(0))  # 0: TensorFlow's default, every core
-    torch.set_num_threads(threads)
+    threads = side_by_side.use_tf_threads()
     source = tfgen.data.load_data(DATA)
     settings = tfgen_settings(source, args.network, args.steps)
     if args.check:
         check(source, settings)
         return
     seeds = range(args.first_seed, args.first_seed + args.seeds)
-    results = {side: {} for side in SIDES}
     start = time.perf_counter()
-    for seed in seeds:
-        for side in SIDES if seed % 2 == 0 else SIDES[::-1]:
-            began = time.perf_counter()
-            if side == "tfgen":
-                result = run_tfgen(settings, seed)
-            else:
-                result = run_torch(settings, source, seed)
-            results[side][seed] = result
-            print(f"seed {seed} {side:<6} IWAE {result['iwae']:.4f} ELBO {result['elbo']:.4f} "
-                  f"bits/dim, {result['steps']} steps (best {result['best_step']}), "
-                  f"{result['steps_per_second']:.1f} steps/s; "
-                  f"{time.perf_counter() - began:.0f} s", flush=True)
+    results = side_by_side.run_seeds(
+        seeds, {"tfgen": lambda seed: run_tfgen(settings, seed),
+                "torch": lambda seed: run_torch(settings, source, seed)},
+        lambda r: (f"IWAE {r['iwae']:.4f} ELBO {r['elbo']:.4f} bits/dim, {r['steps']} steps "
+                   f"(best {r['best_step']}), {r['steps_per_second']:.1f} steps/s"))
     print_table(settings, results, seeds, threads)
     print(f"total {time.perf_counter() - start:.0f} s")
 

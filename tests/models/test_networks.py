@@ -6,6 +6,7 @@ import pytest
 import tensorflow as tf
 
 from tfgen.models import ConditionedMLP
+from tfgen.models.networks import ConditionedConvDecoder
 
 
 def test_the_condition_reaches_layers_after_the_first():
@@ -101,3 +102,25 @@ def test_conv_grid_encoder_and_decoder_shapes_the_condition_and_config():
         assert [w.shape for w in clone.weights] == [w.shape for w in net.weights]
     with pytest.raises(ValueError, match="channels"):
         ConditionedConvGridDecoder(5, 0, [], 17)
+
+
+def test_a_batch_normalized_decoder_normalizes_with_batch_statistics_in_training():
+    net = ConditionedConvDecoder(4, 0, [8, 8, 1], [4, 8], [], 1, normalization="batch")
+    z = np.random.default_rng(0).normal(size=(256, 4)).astype(np.float32)
+    grid = keras.ops.reshape(net.head(z), [256, *net.grid])
+    normalized = np.asarray(net.head_norm(grid, training=True))
+    np.testing.assert_allclose(normalized.mean(axis=(0, 1, 2)), 0.0, atol=1e-5)
+    variance = np.asarray(grid).var(axis=(0, 1, 2))  # (x - m) / sqrt(v + eps), eps 1e-3
+    np.testing.assert_allclose(normalized.var(axis=(0, 1, 2)), variance / (variance + 1e-3),
+                               rtol=1e-4)
+    # The call moved the averages (from 0 and 1) a tenth of the way (momentum
+    # 0.9); inference normalizes with them.
+    norm = net.head_norm
+    mean = np.asarray(grid).mean(axis=(0, 1, 2))
+    np.testing.assert_allclose(norm.moving_mean, 0.1 * mean, rtol=1e-4, atol=1e-7)
+    np.testing.assert_allclose(norm.moving_variance, 0.9 + 0.1 * variance, rtol=1e-4)
+    expected = (np.asarray(grid) - 0.1 * mean) / np.sqrt(0.9 + 0.1 * variance + 1e-3)
+    np.testing.assert_allclose(norm(grid, training=False), expected, rtol=1e-4, atol=1e-6)
+    assert net(z, training=True).shape == (256, 8, 8, 1)
+    with pytest.raises(ValueError, match="`normalization` must be one of"):
+        ConditionedConvDecoder(4, 0, [8, 8, 1], [4, 8], [], 1, normalization="layer")

@@ -197,6 +197,9 @@ class ConditionedConvDecoder(_ConditionedBlocks):
       hidden_units: hidden widths of the MLP before the blocks.
       output_channels: channels of the (linear) output.
       activation: of the hidden layers.
+      normalization: None, or "batch": batch normalization of the grid and
+        of every block before its activation (a GAN generator's; batch
+        statistics when called with `training=True`).
 
     Example:
 
