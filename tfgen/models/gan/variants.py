@@ -56,10 +56,8 @@ class WGAN(GAN):
 
     def __init__(self, event_shape, loss="wasserstein", discriminator_steps=5, network=None,
                  normalization="auto", **kwargs):
-        network = network or _default_network(event_shape)
         super().__init__(event_shape, loss=loss, discriminator_steps=discriminator_steps,
-                         network=network, normalization=_normalization(network, normalization),
-                         **kwargs)
+                         **_networks(event_shape, network, normalization), **kwargs)
 
 
 @keras.saving.register_keras_serializable(package="tfgen")
@@ -73,10 +71,8 @@ class WGANGP(GAN):
 
     def __init__(self, event_shape, loss="wgan_gp", discriminator_steps=5, network=None,
                  normalization="auto", **kwargs):
-        network = network or _default_network(event_shape)
         super().__init__(event_shape, loss=loss, discriminator_steps=discriminator_steps,
-                         network=network, normalization=_normalization(network, normalization),
-                         **kwargs)
+                         **_networks(event_shape, network, normalization), **kwargs)
 
 
 @keras.saving.register_keras_serializable(package="tfgen")
@@ -91,18 +87,15 @@ class FGAN(GAN):
 
     def __init__(self, event_shape, loss="fgan", divergence="js", network=None,
                  normalization="auto", **kwargs):
-        network = network or _default_network(event_shape)
-        super().__init__(event_shape, loss=loss, divergence=divergence, network=network,
-                         normalization=_normalization(network, normalization), **kwargs)
+        super().__init__(event_shape, loss=loss, divergence=divergence,
+                         **_networks(event_shape, network, normalization), **kwargs)
 
 
-def _default_network(event_shape):
-    """Conv networks for images, MLPs for vectors."""
-    return "conv" if len(event_shape) == 3 else "mlp"
-
-
-def _normalization(network, normalization):
-    """"auto": DCGAN's batch normalization in a conv generator, none in an MLP."""
+def _networks(event_shape, network, normalization):
+    """`network` and `normalization` arguments of `GAN`: by default conv
+    networks for images, MLPs for vectors; "auto" normalization is DCGAN's
+    batch normalization in a conv generator, none in an MLP."""
+    network = network or ("conv" if len(event_shape) == 3 else "mlp")
     if normalization == "auto":
-        return "batch" if network == "conv" else None
-    return normalization
+        normalization = "batch" if network == "conv" else None
+    return {"network": network, "normalization": normalization}
