@@ -49,6 +49,7 @@ import torch  # noqa: E402
 import tfgen  # noqa: E402
 import torch_gan  # noqa: E402
 from tfgen import registry, training  # noqa: E402
+from tfgen.evaluation import real_intensities  # noqa: E402
 from tfgen.metrics import digits_statistics  # noqa: E402
 
 DATA = "digits"
@@ -89,12 +90,6 @@ def run_tfgen(s, seed):
             "best_step": best["step"], "steps_per_second": metrics["steps_per_second"]}
 
 
-def reference(source, split):
-    """`split`'s real digits as intensities `[n, 8, 8, 1]`."""
-    raw = np.concatenate([np.asarray(x) for x in source.raw(split).batch(4096)])
-    return raw.reshape([len(raw), *source.image_shape]) / (source.dequantizer.levels - 1)
-
-
 def torch_fid(generator, s, real, n, seed):
     """FID-digits of `n` samples of the torch generator against `real`,
     from the same noise at every measurement (as tfgen's `SampleQuality`
@@ -118,7 +113,7 @@ def run_torch(s, source, seed):
     stream = source.dataset("train", s["k"] * s["batch_size"], seed=seed, repeat=True)
     batches = torch.from_numpy(np.stack([gan._to_network(x).numpy()
                                          for x in stream.take(s["steps"])]))
-    validation, test = reference(source, "validation"), reference(source, "test")
+    validation, test = (real_intensities(source, split) for split in ("validation", "test"))
     n = source.num_examples("train")  # as many samples as tfgen's evaluation draws
     torch.manual_seed(seed)
     generator, discriminator = torch_models(s)
@@ -199,7 +194,8 @@ def main():
           f"Adam {s['lr']:g} betas {s['betas']} (cosine to 0), batch {s['batch_size']} per D "
           f"step, {s['steps']} steps; FID-digits of 1257 samples, validation every "
           f"{s['measure_every']} steps")
-    floor = digits_statistics(reference(source, "train"), reference(source, "test"))["fid"]
+    floor = digits_statistics(*(real_intensities(source, split)
+                                for split in ("train", "test")))["fid"]
     print(f"test FID floor (train vs test digits) {floor:.2f}")
     side_by_side.print_table(results, seeds, COLUMNS, threads)
     print(f"total {time.perf_counter() - start:.0f} s")

@@ -30,8 +30,8 @@ import numpy as np
 
 from tfgen import metrics as tfgen_metrics
 
-__all__ = ["bound_metrics", "digits_sample_quality", "evaluate", "samples_per_second",
-           "vector_sample_quality"]
+__all__ = ["bound_metrics", "digits_sample_quality", "evaluate", "real_intensities",
+           "samples_per_second", "vector_sample_quality"]
 
 # Samples drawn for the 2D statistics (and at most this many test examples).
 VECTOR_SAMPLES = 2000
@@ -93,7 +93,7 @@ def _draw(model, n, seed):
     return np.asarray(model.sample(n, seed=seed))
 
 
-def _real_intensities(source, split):
+def real_intensities(source, split):
     """The real images of `split` as intensities in [0, 1], `[n, h, w, c]`."""
     raw = np.concatenate([np.asarray(x) for x in source.raw(split).batch(4096)])
     return raw.reshape([len(raw), *source.image_shape]) / (source.dequantizer.levels - 1)
@@ -116,8 +116,8 @@ def digits_sample_quality(model, source, split="test", seed=0):
     against `split`; each with `_floor`: the train split in their place.
     Class-conditional models (10 classes) add `class_accuracy_digits`: the
     fraction of samples the classifier assigns to their condition."""
-    real_train = _real_intensities(source, "train")
-    reference = _real_intensities(source, split)
+    real_train = real_intensities(source, "train")
+    reference = real_intensities(source, split)
     generated = _intensities(source, _draw(model, len(real_train), seed))
     model_stats = tfgen_metrics.digits_statistics(generated, reference)
     floor = tfgen_metrics.digits_statistics(real_train, reference)
