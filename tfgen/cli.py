@@ -5,8 +5,10 @@
                       [--patience P] [--validation-every K] [--conditional]
                       [--quality-every K] [--keep-best fid|kid|energy_distance]
                       [--set KEY=VALUE ...] [--config FILE.yaml] --out DIR
-    tfgen eval DIR [--data DATA]        # prints one JSON object of metrics
-    tfgen sample DIR -n N --out FILE [--label L] [--seed S]   # .npy or .png
+    tfgen eval DIR [--data DATA] [SAMPLING]   # prints one JSON object of metrics
+    tfgen sample DIR -n N --out FILE [--label L] [--seed S] [SAMPLING]   # .npy or .png
+        SAMPLING (diffusion models): [--sampler ddpm|ddim] [--steps S] [--eta E]
+                                     [--guidance G]
     tfgen export DIR --out EXPORT_DIR [--overwrite]
     tfgen latent DIR --out OUTDIR [--data NAME] [--seed S] [--overwrite]   # VAEs
     tfgen models | tfgen data
@@ -158,9 +160,42 @@ def _eval(args):
 
     model, run = _load_run(args.dir)
     name, source = _run_data(args, model, run)
+    options = _sampling_options(args, model)
     # A .npy file is the user's evaluation set: all of it is scored.
-    metrics = evaluate(model, source, "all" if name.endswith(".npy") else "test")
+    metrics = evaluate(model, source, "all" if name.endswith(".npy") else "test",
+                       sample_options=options)
     print(json.dumps(metrics, sort_keys=True))
+
+
+# Sampling flags -> the `model.sample` options they set.
+_SAMPLING_FLAGS = {"sampler": "sampler", "steps": "steps", "eta": "eta",
+                   "guidance": "guidance_scale"}
+
+
+def _sampling_options(args, model):
+    """The sampling flags given, as `model.sample` options; a ValueError
+    naming a flag the model does not take."""
+    options = {}
+    for flag, option in _SAMPLING_FLAGS.items():
+        value = getattr(args, flag)
+        if value is None:
+            continue
+        if option not in model.sampling_options:
+            raise ValueError(f"`--{flag}`: {type(model).__name__} models take no such sampling "
+                             f"option; received {value!r}.")
+        options[option] = value
+    if options.get("steps") is not None and options["steps"] < 1:
+        raise ValueError(f"`--steps` must be >= 1; received {options['steps']}.")
+    return options
+
+
+def _add_sampling_flags(parser):
+    parser.add_argument("--sampler", choices=["ddpm", "ddim"],
+                        help="diffusion models: the reverse-process sampler")
+    parser.add_argument("--steps", type=int, help="diffusion models: the sampler's steps")
+    parser.add_argument("--eta", type=float, help="DDIM's noise scale, 0 to 1")
+    parser.add_argument("--guidance", type=float,
+                        help="conditional diffusion models: the guidance scale")
 
 
 def _check_file_out(path, suffixes):
@@ -183,18 +218,21 @@ def _sample(args):
     from tfgen.training import class_rows
 
     model, run = _load_run(args.dir)
+    options = _sampling_options(args, model)
+    if "progress" in model.sampling_options:
+        options["progress"] = True
     columns = None
     if not model.conditional:
         if args.label is not None:
             raise ValueError(f"`--label`: the model in {args.dir!r} is unconditional.")
-        samples = model.sample(args.n, seed=args.seed)
+        samples = model.sample(args.n, seed=args.seed, **options)
     elif args.label is not None:
         if not 0 <= args.label < model.num_classes:
             raise ValueError(f"`--label` must be in [0, {model.num_classes}); "
                              f"received {args.label}.")
-        samples = model.sample(args.n, args.label, seed=args.seed)
+        samples = model.sample(args.n, args.label, seed=args.seed, **options)
     else:  # -n per class, one row per class
-        samples, columns = class_rows(model, args.n, args.seed), args.n
+        samples, columns = class_rows(model, args.n, args.seed, **options), args.n
     samples = np.asarray(samples)
     # Runs written before "image_shape" was recorded: image models only.
     image_shape = run.get("image_shape") or (
@@ -401,6 +439,7 @@ def build_parser():
     evaluate = commands.add_parser("eval", help="print test metrics as JSON")
     evaluate.add_argument("dir")
     evaluate.add_argument("--data", help="default: the data the run trained on")
+    _add_sampling_flags(evaluate)
     evaluate.set_defaults(run=_eval)
 
     sample = commands.add_parser(
@@ -414,6 +453,7 @@ def build_parser():
     sample.add_argument("--label", type=int,
                         help="conditional models: the class to sample (default: "
                              "n per class, a row each)")
+    _add_sampling_flags(sample)
     sample.set_defaults(run=_sample)
 
     export = commands.add_parser("export", help="write a SavedModel")

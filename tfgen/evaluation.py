@@ -24,6 +24,7 @@ What `tfgen eval` prints and `metrics.json` holds, for every family:
 Models that keep weight averages (`ema_decay`) are evaluated with them.
 """
 
+import functools
 import time
 
 import numpy as np
@@ -39,7 +40,7 @@ VECTOR_SAMPLES = 2000
 TIMED_SAMPLES = 1000
 
 
-def evaluate(model, source, split="test", seed=0):
+def evaluate(model, source, split="test", seed=0, sample_options=None):
     """Evaluates `model` on `source` (a `tfgen.data.DataSource`).
 
     Args:
@@ -48,6 +49,9 @@ def evaluate(model, source, split="test", seed=0):
       split: the split scored and compared with ("test", or "all" for a
         user's file).
       seed: seeds the samples.
+      sample_options: keyword options of `model.sample` for every draw (a
+        diffusion model's `sampler`, `steps`, ...; see
+        `model.sampling_options`).
 
     Returns:
       A dict of floats (and lists, for histograms), JSON-ready.
@@ -57,6 +61,9 @@ def evaluate(model, source, split="test", seed=0):
             f"The data {source.name!r} has examples of shape {source.event_shape}; the "
             f"model takes {list(model.event_shape)}.")
     out = {"likelihood": model.likelihood}
+    draw = functools.partial(_draw, options=dict(sample_options or {}))
+    if sample_options:
+        out["sample_options"] = dict(sample_options)
     with model.averaged_weights():
         if model.likelihood == "exact":
             out.update(source.metrics(model, split))
@@ -64,10 +71,10 @@ def evaluate(model, source, split="test", seed=0):
             out.update(bound_metrics(model, source, split))
         out.update(model.evaluation_metrics(source, split))
         if source.name == "digits":
-            out.update(digits_sample_quality(model, source, split, seed))
+            out.update(digits_sample_quality(model, source, split, seed, draw))
         elif source.image_shape is None and len(source.event_shape) == 1:
-            out.update(vector_sample_quality(model, source, split, seed))
-        out["samples_per_second"] = samples_per_second(model, seed)
+            out.update(vector_sample_quality(model, source, split, seed, draw))
+        out["samples_per_second"] = samples_per_second(model, seed, draw=draw)
     return out
 
 
@@ -85,12 +92,14 @@ def bound_metrics(model, source, split="test", batch_size=512):
     return {**{key: total / count for key, total in sums.items()}, "num_examples": count}
 
 
-def _draw(model, n, seed):
-    """`n` samples, balanced over the classes for conditional models."""
+def _draw(model, n, seed, options=None):
+    """`n` samples, balanced over the classes for conditional models, with
+    `model.sample`'s keyword `options`."""
+    options = options or {}
     if model.conditional:
         labels = (np.arange(n) % model.num_classes).astype(np.int32)
-        return np.asarray(model.sample(n, labels, seed=seed))
-    return np.asarray(model.sample(n, seed=seed))
+        return np.asarray(model.sample(n, labels, seed=seed, **options))
+    return np.asarray(model.sample(n, seed=seed, **options))
 
 
 def real_intensities(source, split):
@@ -110,15 +119,16 @@ def _accuracy(images, labels):
     return float(np.mean(predicted == labels))
 
 
-def digits_sample_quality(model, source, split="test", seed=0):
+def digits_sample_quality(model, source, split="test", seed=0, draw=_draw):
     """`fid_digits`, `kid_digits` (and `kid_digits_stderr`), `is_digits` and
     `class_histogram` of as many samples as the train split has images,
     against `split`; each with `_floor`: the train split in their place.
     Class-conditional models (10 classes) add `class_accuracy_digits`: the
-    fraction of samples the classifier assigns to their condition."""
+    fraction of samples the classifier assigns to their condition. `draw`:
+    `(model, n, seed) -> samples` (sampling options bound)."""
     real_train = real_intensities(source, "train")
     reference = real_intensities(source, split)
-    generated = _intensities(source, _draw(model, len(real_train), seed))
+    generated = _intensities(source, draw(model, len(real_train), seed))
     model_stats = tfgen_metrics.digits_statistics(generated, reference)
     floor = tfgen_metrics.digits_statistics(real_train, reference)
     out = {"num_generated": len(generated), "num_reference": len(reference),
@@ -135,16 +145,17 @@ def digits_sample_quality(model, source, split="test", seed=0):
     return out
 
 
-def vector_sample_quality(model, source, split="test", seed=0):
+def vector_sample_quality(model, source, split="test", seed=0, draw=_draw):
     """`energy_distance` and `mmd` of `min(VECTOR_SAMPLES, n_split)` samples
-    against as many `split` examples; `_floor`: train examples instead."""
+    against as many `split` examples; `_floor`: train examples instead
+    (`draw` as in `digits_sample_quality`)."""
     reference = np.concatenate([np.asarray(x) for x in source.dataset(split, 4096,
                                                                       shuffle=False)])
     n = min(VECTOR_SAMPLES, len(reference))
     reference = reference[:n]
     train = next(iter(source.dataset("train", n, shuffle=True, seed=seed)))
     train = np.asarray(train[0] if isinstance(train, tuple) else train)
-    generated = _draw(model, n, seed)
+    generated = draw(model, n, seed)
     modes = {}
     if getattr(source.toy, "centers", None) is not None:  # a Gaussian mixture
         modes = tfgen_metrics.mode_coverage(generated, source.toy.centers, source.toy.sigma)
@@ -157,9 +168,9 @@ def vector_sample_quality(model, source, split="test", seed=0):
             "num_generated": n, **modes}
 
 
-def samples_per_second(model, seed=0, n=TIMED_SAMPLES):
+def samples_per_second(model, seed=0, n=TIMED_SAMPLES, draw=_draw):
     """Samples per second of `model.sample(n)`, after one untimed call."""
-    _draw(model, n, seed)
+    draw(model, n, seed)
     start = time.perf_counter()
-    _draw(model, n, seed + 1)
+    draw(model, n, seed + 1)
     return n / (time.perf_counter() - start)

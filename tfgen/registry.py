@@ -28,6 +28,7 @@ MODELS = {
     "wgan_gp": "tfgen.models.gan.WGANGP",
     "fgan": "tfgen.models.gan.FGAN",
     "vaegan": "tfgen.models.gan.VAEGAN",
+    "ddpm": "tfgen.models.diffusion.DDPM",
 }
 
 # Constructor arguments for image data ([h, w, c] events), where the class
@@ -62,12 +63,20 @@ _IMAGE_CONFIGS = {
     # weight 1 (7.32), random 1-pixel translations of D's inputs with
     # probability 0.5 (7.35; 8.53 with R1), generator EMA 0.999 (8.59 at
     # lr 2e-4), batch 128 (7.43 at lr 2e-4), 10000 steps (6.33), convs of
-    # 128, 256 and Dense 128 (9.01 at lr 2e-4).
+    # 128, 256 and Dense 128 (9.01 at lr 2e-4), D's lr 0.5x / 2x / 4x G's
+    # (TTUR; 9.05, 10.4 with G at 2e-4, 28.4 with G at 1e-4), spectral
+    # normalization of D's convs (9.25; 11.0 with D's lr 2x), one-sided
+    # label smoothing of 0.9 (6.41), a minibatch-stddev feature in D (7.51).
     "dcgan": {"hidden_units": [64], "channels": [64, 128]},
     # The same networks: test FID-digits 9.62 at 3000 steps and lr 4e-4
     # (seed 0; 12.2 at lr 2e-4), 34.0 at 2000 steps with the class
     # defaults and lr 1e-4.
     "wgan_gp": {"hidden_units": [64], "channels": [64, 128]},
+    # The U-Net of diffusers' UNet2DModel with channels (32, 64), one block
+    # per level, attention at 4x4 (0.70M weights); DDIM-50 by default, as
+    # 1000 ancestral steps over evaluation's 1257 samples take minutes.
+    "ddpm": {"channels": [32, 64], "attention_resolutions": [4], "sampler": "ddim",
+             "sampling_steps": 50},
 }
 
 # Training settings a model's runs start from, over the CLI's (1000 steps,

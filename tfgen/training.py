@@ -377,10 +377,11 @@ def write_json(path, obj):
         f.write("\n")
 
 
-def class_rows(model, per_class, seed):
-    """Samples `[classes * per_class, ...]`, class `k` in row `k`."""
+def class_rows(model, per_class, seed, **options):
+    """Samples `[classes * per_class, ...]`, class `k` in row `k`
+    (`options`: of `model.sample`)."""
     labels = np.repeat(np.arange(model.num_classes, dtype=np.int32), per_class)
-    return np.asarray(model.sample(len(labels), labels, seed=seed))
+    return np.asarray(model.sample(len(labels), labels, seed=seed, **options))
 
 
 def write_pictures(model, source, out_dir, seed):

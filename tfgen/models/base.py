@@ -84,6 +84,9 @@ class GenerativeModel(MultiWorkerMetricsMixin, keras.Model):
       batches_per_step: batches one training step consumes (a GAN's k
         discriminator steps, each on its own batch): `tfgen train` feeds
         batches that many times its batch size.
+      sampling_options: the keyword options `sample` passes to `draw`
+        (a diffusion model's sampler and steps), which `tfgen sample` and
+        `tfgen eval` take as flags.
 
     Args:
       event_shape: the shape of one example.
@@ -110,6 +113,7 @@ class GenerativeModel(MultiWorkerMetricsMixin, keras.Model):
     loss_metric = "loss"
     loss_name = "loss"
     batches_per_step = 1
+    sampling_options = ()
 
     def __init__(self, event_shape, num_classes=None, condition_shape=None, dequantizer=None,
                  ema_decay=None, **kwargs):
@@ -217,10 +221,11 @@ class GenerativeModel(MultiWorkerMetricsMixin, keras.Model):
         for `tfgen.export.export`."""
         raise NotImplementedError
 
-    def _serve_sample(self, n, condition, seed):
+    def _serve_sample(self, n, condition, seed, **options):
         """The exported `sample`: `{"samples"}` in model space, and for
-        discrete data `"pixels"`, their int32 levels."""
-        samples = self.sample(n, condition, seed=seed)
+        discrete data `"pixels"`, their int32 levels; `options` go to
+        `draw`."""
+        samples = self.sample(n, condition, seed=seed, **options)
         if self.dequantizer is None:
             return {"samples": samples}
         return {"samples": samples, "pixels": self.dequantizer.to_levels(samples)}

@@ -99,6 +99,24 @@ def test_timesteps_match_reference(ref, spacing):
     np.testing.assert_array_equal(timesteps(50, 1000, spacing), ref[f"ddim/{spacing}/timesteps"])
 
 
+def _numpy_timesteps(n, total, spacing):
+    """diffusers' `set_timesteps` arithmetic."""
+    if spacing == "leading":
+        return (np.arange(0, n) * (total // n)).round()[::-1]
+    if spacing == "trailing":
+        return np.round(np.arange(total, 0, -total / n)) - 1
+    return np.linspace(0, total - 1, n).round()[::-1]
+
+
+@pytest.mark.parametrize("spacing", ["leading", "trailing", "linspace"])
+def test_timesteps_match_diffusers_arithmetic_also_for_a_tensor_count(spacing):
+    in_graph = tf.function(lambda n: timesteps(n, 1000, spacing))
+    for n in (1, 3, 7, 50, 333, 999, 1000):
+        expected = _numpy_timesteps(n, 1000, spacing)
+        np.testing.assert_array_equal(timesteps(n, 1000, spacing), expected)
+        np.testing.assert_array_equal(in_graph(tf.constant(n)), expected)
+
+
 @pytest.mark.parametrize("eta", [0, 1])
 @pytest.mark.parametrize("kind", ["epsilon", "v"])
 @pytest.mark.parametrize("spacing", ["leading", "trailing", "linspace"])
@@ -106,7 +124,7 @@ def test_ddim_step_matches_reference(ref, linear, spacing, kind, eta):
     key = f"ddim/{spacing}/{_REF_KIND[kind]}/eta{eta}/"
     sampler = DDIMSampler(linear, kind, num_steps=50, eta=eta, spacing=spacing)
     t = int(ref[key + "t"])
-    assert t == sampler.timesteps[10]
+    assert t == sampler.walk()[0][10]
     # diffusers steps from t to t - T // n (see `samplers`).
     prev, x0 = sampler.step(ref["model_output"], t, ref["x_t"], ref["noise"], t - 20)
     np.testing.assert_allclose(prev, ref[key + "prev_sample"], atol=TOLERANCE, rtol=0)
@@ -162,7 +180,7 @@ def test_one_graph_walk_equals_python_loop(linear, sampler):
 
     seed = tf.constant([3, 4])
     x = sampler_noise(seed, -1, [8, 2])
-    for i, (t, s) in enumerate(zip(sampler.timesteps, sampler.previous)):
+    for i, (t, s) in enumerate(zip(*sampler.walk())):
         noise = sampler_noise(seed, i, [8, 2])
         t_batch, s_batch = tf.fill([8], int(t)), tf.fill([8], int(s))
         x, _ = sampler.step(predict(x, t_batch), t_batch, x, noise, s_batch)
@@ -185,7 +203,7 @@ def test_xla_walk_equals_python_loop_given_its_noise(linear):
 
     x_T = tf.random.stateless_normal([8, 2], (5, 6))
     x = x_T
-    for t, s in zip(sampler.timesteps, sampler.previous):
+    for t, s in zip(*sampler.walk()):
         t_batch, s_batch = tf.fill([8], int(t)), tf.fill([8], int(s))
         x, _ = sampler.step(predict(x, t_batch), t_batch, x, tf.zeros_like(x), s_batch)
     graph = tf.function(lambda x: run_sampler(predict, sampler, [8, 2], (0, 0), x=x),

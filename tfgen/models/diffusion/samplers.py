@@ -30,8 +30,9 @@ to one).
 `run_sampler` runs the walk as one `tf.while_loop` with stateless noise
 folded from one seed: the same seed gives the same samples in eager code,
 in a `tf.function` and in an exported graph. (Under XLA, TensorFlow's
-stateless kernels draw a different stream, equally distributed: an
-XLA-compiled walk is reproducible, but not the uncompiled one's.)
+stateless kernels draw a different stream, equally distributed: a walk
+compiled by XLA takes its noise from the caller, `noises`, to stay on the
+uncompiled stream.)
 
 Example:
 
@@ -48,7 +49,6 @@ References:
   Flawed", WACV 2024 (the trailing spacing).
 """
 
-import numpy as np
 import tensorflow as tf
 
 from tfgen._validation import check_positive_int
@@ -61,43 +61,54 @@ _VARIANCES = ("fixed_small", "fixed_large")
 
 
 def timesteps(num_steps, num_timesteps, spacing="leading"):
-    """The decreasing timesteps (int64 NumPy `[num_steps]`) of a walk of
-    `num_steps` out of `num_timesteps`, with diffusers' `spacing`."""
-    n = check_positive_int("num_steps", num_steps)
+    """The decreasing timesteps (int32 `[num_steps]`) of a walk of
+    `num_steps` (an int, or an int tensor inside a graph) out of
+    `num_timesteps`, with diffusers' `spacing` (its NumPy arithmetic, in
+    float64)."""
     total = check_positive_int("num_timesteps", num_timesteps)
-    if n > total:
-        raise ValueError(f"`num_steps` must be at most num_timesteps={total}; received {n!r}.")
-    if spacing == "leading":
-        steps = np.round(np.arange(n) * (total // n))[::-1]
-    elif spacing == "trailing":
-        steps = np.round(np.arange(total, 0, -total / n)) - 1
-    elif spacing == "linspace":
-        steps = np.round(np.linspace(0, total - 1, n))[::-1]
-    else:
+    if spacing not in SPACINGS:
         raise ValueError(f"`spacing` must be one of {SPACINGS}; received {spacing!r}.")
-    return steps.astype(np.int64)
+    if not tf.is_tensor(num_steps):
+        n = check_positive_int("num_steps", num_steps)
+        if n > total:
+            raise ValueError(f"`num_steps` must be at most num_timesteps={total}; received {n!r}.")
+    n = tf.cast(num_steps, tf.int64)
+    i = tf.range(n)
+    if spacing == "leading":
+        steps = i * (total // n)
+    elif spacing == "trailing":  # round(arange(T, 0, -T / n)) - 1
+        steps = tf.round(total - tf.cast(i, tf.float64) * (total / tf.cast(n, tf.float64))) - 1
+    else:  # round(linspace(0, T - 1, n)), its last point exactly T - 1
+        step = (total - 1) / tf.cast(tf.maximum(n - 1, 1), tf.float64)
+        steps = tf.round(tf.where(i == n - 1, tf.cast(total - 1, tf.float64) * tf.cast(n > 1, tf.float64),
+                                  tf.cast(i, tf.float64) * step))
+    steps = tf.cast(steps, tf.int32)
+    return steps if spacing == "trailing" else tf.reverse(steps, [0])
 
 
 class _Sampler:
-    """Base: the walk (`timesteps`, `previous`) and the shared first half
-    of a step (x_0 and e from the network's output, clipped)."""
+    """Base: the walk (`walk`) and the shared first half of a step (x_0
+    and e from the network's output, clipped)."""
 
     stochastic = True
 
     def __init__(self, schedule, prediction_type, num_steps, spacing, clip):
         self.schedule = schedule
         self.prediction_type = check_prediction_type(prediction_type)
-        num_steps = schedule.num_timesteps if num_steps is None else num_steps
-        self.timesteps = timesteps(num_steps, schedule.num_timesteps, spacing)
-        self.previous = np.append(self.timesteps[1:], -1)
+        self.num_steps = schedule.num_timesteps if num_steps is None else num_steps
         self.spacing = spacing
+        timesteps(self.num_steps, schedule.num_timesteps, spacing)  # checks the arguments
         if clip is not None and not clip > 0:
             raise ValueError(f"`clip` must be None or > 0; received {clip!r}.")
         self.clip = clip
 
-    @property
-    def num_steps(self):
-        return len(self.timesteps)
+    def walk(self, num_steps=None):
+        """(t, s) int32 `[n]`: the walk's timesteps and each step's target
+        (the next timestep; -1 after the last), `num_steps` (default the
+        sampler's) an int or an int tensor."""
+        steps = timesteps(self.num_steps if num_steps is None else num_steps,
+                          self.schedule.num_timesteps, self.spacing)
+        return steps, tf.concat([steps[1:], [-1]], 0)
 
     def predict_x0(self, output, t, x_t):
         """(x_0, e) from the network's `output` at (x_t, t), x_0 clipped
@@ -107,7 +118,6 @@ class _Sampler:
             x0 = tf.clip_by_value(x0, -self.clip, self.clip)
             noise = self.schedule.split("sample", x_t, t, x0)[1]
         return x0, noise
-
 
 
 class DDPMSampler(_Sampler):
@@ -181,7 +191,8 @@ def sampler_noise(seed, i, shape, dtype=tf.float32):
         shape, tf.random.experimental.stateless_fold_in(seed, i + 1), dtype=dtype)
 
 
-def run_sampler(predict, sampler, shape, seed, x=None, start=0, stop=None):
+def run_sampler(predict, sampler, shape, seed, x=None, start=0, stop=None, num_steps=None,
+                noises=None):
     """Runs steps `start .. stop - 1` of `sampler`'s walk as one
     `tf.while_loop`.
 
@@ -193,6 +204,11 @@ def run_sampler(predict, sampler, shape, seed, x=None, start=0, stop=None):
       x: the state at step `start` (default x_T ~ N(0, I) from the seed).
       start, stop: the steps to run (default all of them), so a caller can
         run the walk in pieces, e.g. to show progress.
+      num_steps: the walk's length (default the sampler's; an int tensor
+        in an exported graph).
+      noises: the noise of steps `start .. stop - 1` (`[stop - start,
+        *shape]`), drawn by the caller (`sampler_noise`) instead of inside
+        the loop, so a loop compiled by XLA uses the uncompiled stream.
 
     Returns:
       The state after step `stop - 1` (the samples, after the last step).
@@ -200,17 +216,20 @@ def run_sampler(predict, sampler, shape, seed, x=None, start=0, stop=None):
     seed = tf.cast(seed, tf.int32)
     if x is None:
         x = sampler_noise(seed, -1, shape)
-    stop = sampler.num_steps if stop is None else stop
-    walk = tf.constant(sampler.timesteps, tf.int32)
-    previous = tf.constant(sampler.previous, tf.int32)
+    walk, previous = sampler.walk(num_steps)
+    stop = tf.shape(walk)[0] if stop is None else stop
     batch = tf.shape(x)[0]
 
     def body(i, x):
         t, s = tf.fill([batch], walk[i]), tf.fill([batch], previous[i])
         output = tf.cast(predict(x, t), x.dtype)
-        noise = sampler_noise(seed, i, tf.shape(x), x.dtype) if sampler.stochastic \
-            else tf.zeros_like(x)
+        if not sampler.stochastic:
+            noise = tf.zeros_like(x)
+        elif noises is not None:
+            noise = tf.cast(noises[i - start], x.dtype)
+        else:
+            noise = sampler_noise(seed, i, tf.shape(x), x.dtype)
         return i + 1, sampler.step(output, t, x, noise, s)[0]
 
-    _, x = tf.while_loop(lambda i, _: i < stop, body, (tf.constant(start, tf.int32), x))
+    _, x = tf.while_loop(lambda i, _: i < stop, body, (tf.cast(start, tf.int32), x))
     return x

@@ -1,6 +1,7 @@
 """Networks the model families share: the flows' conditioner networks, and
 encoders/decoders that see their condition at every layer (MLP and
-convolutional), with XLA-safe upsampling, and a projection discriminator."""
+convolutional), with XLA-safe upsampling, a projection discriminator, and denoisers (an MLP
+with a timestep embedding, the DDPM U-Net)."""
 
 from tfgen.models.networks.conditioner import conditioner_network
 from tfgen.models.networks.conv import (ConditionedConvDecoder, ConditionedConvEncoder,
@@ -8,7 +9,9 @@ from tfgen.models.networks.conv import (ConditionedConvDecoder, ConditionedConvE
                                         Upsample2D)
 from tfgen.models.networks.discriminator import ProjectionDiscriminator
 from tfgen.models.networks.mlp import ConditionedMLP
+from tfgen.models.networks.time import TimestepMLP, timestep_embedding
+from tfgen.models.networks.unet import UNet
 
 __all__ = ["ConditionedConvDecoder", "ConditionedConvEncoder", "ConditionedConvGridDecoder",
            "ConditionedConvGridEncoder", "ConditionedMLP", "ProjectionDiscriminator",
-           "Upsample2D", "conditioner_network"]
+           "TimestepMLP", "UNet", "Upsample2D", "conditioner_network", "timestep_embedding"]

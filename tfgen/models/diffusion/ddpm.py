@@ -1,0 +1,385 @@
+"""`DDPM`: denoising diffusion probabilistic models on the family contract.
+
+Training (Ho et al. 2020, Algorithm 1, the simple loss):
+
+    t ~ U{0 .. T-1},  e ~ N(0, I),  z_t = sqrt(abar_t) x + sqrt(1 - abar_t) e
+    loss = mean over dims (f(z_t, t, c) - target)^2
+           target = e, x or v (`prediction_type`)
+
+Conditional models drop the label with probability `label_dropout` (an
+all-zero one-hot: the "no label" the network also learns), so sampling
+can use classifier-free guidance (Ho & Salimans 2021) at scale w:
+
+    f_w = f(z, t, 0) + w (f(z, t, c) - f(z, t, 0))      (w = 1: plain)
+
+Sampling walks the reverse process with a `DDPMSampler` or `DDIMSampler`
+as one `tf.while_loop` (`run_sampler`); evaluation uses the weights'
+exponential moving average (`ema_decay`, on by default).
+
+Data: vectors are modeled as they are. Discrete data (a `dequantizer`,
+e.g. digits' 17 levels) are modeled at their levels 2 k / (L - 1) - 1 in
+[-1, 1], sampled with x_0 clipped to [-1, 1], and returned in model space
+at their level's bin centre; the likelihood bound is then of the discrete
+levels (the discretized decoder of section 3.3).
+
+References:
+  Ho, Jain & Abbeel, "Denoising Diffusion Probabilistic Models", NeurIPS 2020.
+  Song, Meng & Ermon, "Denoising Diffusion Implicit Models", ICLR 2021.
+  Ho & Salimans, "Classifier-Free Diffusion Guidance", 2021.
+"""
+
+import math
+
+import keras
+import tensorflow as tf
+
+from tfgen._validation import check_hidden_units, check_positive_int
+from tfgen.models.base import GenerativeModel
+from tfgen.models.diffusion.likelihood import variational_bound
+from tfgen.models.diffusion.samplers import DDIMSampler, DDPMSampler, run_sampler, sampler_noise
+from tfgen.models.diffusion.schedules import DiffusionSchedule, check_prediction_type
+from tfgen.models.distributed import replica_rows
+from tfgen.models.networks import TimestepMLP, UNet
+
+__all__ = ["DDPM"]
+
+_NETWORKS = ("mlp", "unet")
+_SAMPLERS = ("ddpm", "ddim")
+_TRAIN_KEY = 0xD1FF
+# Steps per compiled piece of a walk sampled from Python.
+_PIECE = 50
+
+
+class _Compiled:
+    """A model's compiled graphs: the bound of `nll_bounds`, and the pieces
+    of walks by sampler (a plain object, which checkpoints ignore)."""
+
+    def __init__(self):
+        self.bound, self.pieces = None, {}
+
+
+@tf.function(reduce_retracing=True)
+def _step_noise(seed, start, stop, shape):
+    """The noise `[stop - start, *shape]` of a walk's steps `start .. stop - 1`."""
+    return tf.map_fn(lambda i: sampler_noise(seed, i, shape), tf.range(start, stop),
+                     fn_output_signature=tf.float32)
+
+
+@keras.saving.register_keras_serializable(package="tfgen")
+class DDPM(GenerativeModel):
+    """A diffusion model with an MLP (vectors) or U-Net (images) denoiser.
+
+    Args:
+      event_shape: the shape of one example.
+      network: "mlp" (default for vectors) or "unet" (default for images).
+      hidden_units, embedding_dim: the MLP's hidden widths and timestep
+        embedding width.
+      channels, layers_per_block, attention_resolutions, groups, dropout:
+        the U-Net's (see `tfgen.models.networks.UNet`).
+      beta_schedule, num_timesteps, beta_start, beta_end: the noise
+        schedule (see `DiffusionSchedule`).
+      prediction_type: what the network predicts: "epsilon", "sample"
+        (x_0) or "v".
+      sampler: "ddpm" (ancestral) or "ddim": `sample`'s default.
+      sampling_steps: the walk's default length (None: all T for "ddpm",
+        50 (at most T) for "ddim").
+      eta: DDIM's noise scale (0: deterministic).
+      variance: the DDPM steps' variance, "fixed_small" or "fixed_large"
+        (also the likelihood bound's reverse-step variance).
+      spacing: of a shortened walk ("leading", "trailing", "linspace").
+      label_dropout: conditional models: the probability of training a
+        step's example without its label (for guidance).
+      guidance_scale: conditional models: `sample`'s default w.
+      num_classes, condition_shape, dequantizer, ema_decay: see
+        `tfgen.models.GenerativeModel` (`ema_decay` 0.999 by default).
+
+    Example:
+
+    ```python
+    model = DDPM([2], hidden_units=[128, 128, 128])
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    model.fit(x_train, batch_size=256, epochs=100)
+    model.sample(1000, seed=0, sampler="ddim", steps=50)
+    ```
+
+    References:
+      Ho, Jain & Abbeel, "Denoising Diffusion Probabilistic Models",
+      NeurIPS 2020.
+    """
+
+    family = "diffusion"
+    likelihood = "bound"
+
+    def __init__(self, event_shape, network=None, hidden_units=(128, 128, 128), embedding_dim=32,
+                 channels=(32, 64), layers_per_block=1, attention_resolutions=(4,), groups=32,
+                 dropout=0.0, beta_schedule="linear", num_timesteps=1000, beta_start=1e-4,
+                 beta_end=0.02, prediction_type="epsilon", sampler="ddpm", sampling_steps=None,
+                 eta=0.0, variance="fixed_small", spacing="leading", label_dropout=0.1,
+                 guidance_scale=1.0, num_classes=None, condition_shape=None, dequantizer=None,
+                 ema_decay=0.999, **kwargs):
+        super().__init__(event_shape, num_classes=num_classes, condition_shape=condition_shape,
+                         dequantizer=dequantizer, ema_decay=ema_decay, **kwargs)
+        self.network = network or ("unet" if len(self.event_shape) == 3 else "mlp")
+        if self.network not in _NETWORKS:
+            raise ValueError(f"`network` must be one of {_NETWORKS}; received {network!r}.")
+        if sampler not in _SAMPLERS:
+            raise ValueError(f"`sampler` must be one of {_SAMPLERS}; received {sampler!r}.")
+        if not 0 <= label_dropout < 1:
+            raise ValueError(f"`label_dropout` must be in [0, 1); received {label_dropout!r}.")
+        self.hidden_units = check_hidden_units(hidden_units)
+        self.embedding_dim = check_positive_int("embedding_dim", embedding_dim)
+        self.channels = check_hidden_units(channels, name="channels")
+        self.layers_per_block, self.groups = layers_per_block, groups
+        self.attention_resolutions = [int(r) for r in attention_resolutions]
+        self.dropout = float(dropout)
+        self.schedule = DiffusionSchedule(beta_schedule, num_timesteps, beta_start, beta_end)
+        self.beta_schedule, self.num_timesteps = beta_schedule, self.schedule.num_timesteps
+        self.beta_start, self.beta_end = beta_start, beta_end
+        self.prediction_type = check_prediction_type(prediction_type)
+        self.sampler, self.sampling_steps, self.eta = sampler, sampling_steps, float(eta)
+        self.variance, self.spacing = variance, spacing
+        self.label_dropout, self.guidance_scale = float(label_dropout), float(guidance_scale)
+        self.make_sampler()  # checks the sampling options
+        if self.network == "unet":
+            self.denoiser = UNet(self.event_shape, self.condition_size, self.channels,
+                                 layers_per_block, self.attention_resolutions, groups,
+                                 dropout=self.dropout)
+        else:
+            if len(self.event_shape) != 1:
+                raise ValueError(f"`network='mlp'` takes vectors; received event_shape "
+                                 f"{self.event_shape} (use network='unet').")
+            self.denoiser = TimestepMLP(self.event_size, self.condition_size, self.hidden_units,
+                                        self.embedding_dim)
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        # Compiled graphs, kept out of checkpoints and exports.
+        self._compiled = _Compiled()
+        self.built = True
+
+    @property
+    def sampling_options(self):
+        """The options of `sample` (see `draw`): guidance for conditional
+        models only."""
+        return ("sampler", "steps", "eta", "progress") + (
+            ("guidance_scale",) if self.conditional else ())
+
+    # Data and network spaces.
+
+    def _to_network(self, x):
+        """Model space -> the space the diffusion runs in (levels in
+        [-1, 1] for discrete data)."""
+        x = tf.cast(x, tf.float32)
+        if self.dequantizer is None:
+            return x
+        levels = tf.cast(self.dequantizer.to_levels(x), tf.float32)
+        return 2.0 * levels / (self.dequantizer.levels - 1) - 1.0
+
+    def _to_model_space(self, x):
+        """The diffusion's samples in model space: discrete data at their
+        nearest level's bin centre."""
+        x = tf.cast(x, tf.float32)
+        if self.dequantizer is None:
+            return x
+        top = self.dequantizer.levels - 1
+        levels = tf.clip_by_value(tf.round((x + 1.0) * top / 2.0), 0.0, top)
+        return self.dequantizer.bijector.forward((levels + 0.5) / self.dequantizer.levels)
+
+    def network_output(self, z_t, t, condition=None, guidance_scale=1.0, training=False):
+        """The network's output at (z_t, t), guided at `guidance_scale`
+        for conditional models (1: the conditional output alone)."""
+        z_t = tf.cast(z_t, self.compute_dtype)
+        if condition is None:
+            return self.denoiser(z_t, t, training=training)
+        output = self.denoiser(z_t, t, condition, training=training)
+        if isinstance(guidance_scale, (int, float)) and guidance_scale == 1.0:
+            return output
+        free = self.denoiser(z_t, t, tf.zeros_like(condition), training=training)
+        scale = tf.cast(guidance_scale, output.dtype)
+        return free + scale * (output - free)
+
+    # Training.
+
+    @property
+    def metrics(self):
+        return [self.loss_tracker]
+
+    def _simple_losses(self, x, condition, seed, training):
+        """Per-example simple losses `[b]` of network-space `x`."""
+        fold = tf.random.experimental.stateless_fold_in
+        n = tf.shape(x)[0]
+        t = replica_rows(lambda total: tf.random.stateless_uniform(
+            [total], fold(seed, 0), 0, self.num_timesteps, tf.int32), n)
+        noise = replica_rows(lambda total: tf.random.stateless_normal(
+            tf.concat([[total], tf.shape(x)[1:]], 0), fold(seed, 1)), n)
+        if condition is not None and training and self.label_dropout:
+            keep = replica_rows(lambda total: tf.random.stateless_uniform(
+                [total], fold(seed, 2)), n) >= self.label_dropout
+            condition = condition * tf.cast(keep, condition.dtype)[:, None]
+        output = tf.cast(self.network_output(self.schedule.q_sample(x, t, noise), t, condition,
+                                      training=training), tf.float32)
+        target = self.schedule.target(self.prediction_type, x, noise, t)
+        return tf.reduce_mean(tf.reshape((output - target) ** 2, [n, -1]), axis=-1)
+
+    def train_step(self, data):
+        x, condition, _ = keras.utils.unpack_x_y_sample_weight(data)
+        condition = self._condition(condition, tf.shape(x)[0])
+        x = self._to_network(x)
+        seed = self.step_seed(_TRAIN_KEY, per_replica=False)
+        with tf.GradientTape() as tape:
+            losses = self._simple_losses(x, condition, seed, training=True)
+            loss = self.global_mean(losses)
+        self.minimize(tape, loss, self.trainable_weights)
+        self.update_ema()
+        self.loss_tracker.update_state(losses)
+        return {m.name: m.result() for m in self.metrics}
+
+    def test_step(self, data):
+        x, condition, _ = keras.utils.unpack_x_y_sample_weight(data)
+        condition = self._condition(condition, tf.shape(x)[0])
+        losses = self._simple_losses(self._to_network(x), condition, tf.constant([2, _TRAIN_KEY]),
+                              training=False)
+        self.loss_tracker.update_state(losses)
+        return {m.name: m.result() for m in self.metrics}
+
+    # Sampling.
+
+    def make_sampler(self, sampler=None, steps=None, eta=None):
+        """The `DDPMSampler` or `DDIMSampler` of the given options (the
+        model's defaults where None)."""
+        sampler = sampler or self.sampler
+        if sampler not in _SAMPLERS:
+            raise ValueError(f"`sampler` must be one of {_SAMPLERS}; received {sampler!r}.")
+        steps = steps or self.sampling_steps
+        clip = 1.0 if self.dequantizer is not None else None
+        if sampler == "ddpm":
+            return DDPMSampler(self.schedule, self.prediction_type, steps, self.variance,
+                               self.spacing, clip)
+        return DDIMSampler(self.schedule, self.prediction_type, steps or min(50, self.num_timesteps),
+                           self.eta if eta is None else eta, self.spacing, clip)
+
+    def draw(self, n, condition, seed, sampler=None, steps=None, eta=None, guidance_scale=None,
+             progress=False):
+        """`n` samples in model space.
+
+        Called eagerly, the walk runs in pieces of at most `_PIECE` steps,
+        each one XLA-compiled graph (compiled once per sampler and sample
+        shape) fed the noise of its steps from the uncompiled stream, so
+        the samples are those of an exported graph's single loop.
+
+        Args:
+          sampler, steps, eta: the walk (default the model's; `steps` may
+            be an int tensor inside a graph).
+          guidance_scale: conditional models' w (default the model's).
+          progress: show a progress bar over the pieces.
+        """
+        seed = tf.constant([3, 0], tf.int32) if seed is None else seed
+        walk = self.make_sampler(sampler, None if tf.is_tensor(steps) else steps, eta)
+        scale = self.guidance_scale if guidance_scale is None else guidance_scale
+        shape = tf.concat([[n], self.event_shape], 0)
+        if not tf.executing_eagerly():
+            x = run_sampler(lambda z, t: self.network_output(z, t, condition, scale), walk, shape,
+                            seed, num_steps=steps if tf.is_tensor(steps) else None)
+            return self._to_model_space(x)
+        guided = condition is not None and scale != 1.0
+        piece = self._compiled_piece(walk, guided)
+        total = walk.num_steps
+        bar = keras.utils.Progbar(total, unit_name="step") if progress else None
+        x = sampler_noise(seed, -1, shape)
+        for start in range(0, total, _PIECE):
+            stop = min(total, start + _PIECE)
+            noises = (_step_noise(seed, tf.constant(start), tf.constant(stop), shape)
+                      if walk.stochastic else tf.zeros([stop - start, 1]))
+            x = piece(x, tf.constant(start), condition, tf.constant(scale, tf.float32), seed,
+                      noises)
+            if bar is not None:
+                bar.update(stop)
+        return self._to_model_space(x)
+
+    def _compiled_piece(self, walk, guided):
+        """`(x, start, condition, scale, seed, noises) -> x` after steps
+        `start .. start + len(noises) - 1` of `walk` (guided at `scale`, or
+        not), XLA-compiled, cached per walk."""
+        key = (type(walk).__name__, walk.num_steps, getattr(walk, "eta", None), guided)
+        if key not in self._compiled.pieces:
+            def piece(x, start, condition, scale, seed, noises):
+                def predict(z, t):
+                    return self.network_output(z, t, condition, scale if guided else 1.0)
+
+                return run_sampler(predict, walk, tf.shape(x), seed, x=x, start=start,
+                                   stop=start + tf.shape(noises)[0], noises=noises)
+
+            self._compiled.pieces[key] = tf.function(piece, jit_compile=True,
+                                                     reduce_retracing=True)
+        return self._compiled.pieces[key]
+
+    # Likelihood.
+
+    def nll_bounds(self, x, condition=None, seed=0):
+        """`{"vlb": [batch]}`: the variational bound on -log p(x) in nats,
+        summed over all T timesteps (`likelihood.variational_bound`); of
+        the discrete levels for discrete data."""
+        condition = self._condition(condition, tf.shape(x)[0])
+        if self._compiled.bound is None:  # traced once (per input shape)
+            levels = None if self.dequantizer is None else self.dequantizer.levels
+            self._compiled.bound = tf.function(
+                lambda x, condition, seed: variational_bound(
+                    self.schedule, lambda z_t, t: self._x0_estimate(z_t, t, condition), x,
+                    seed, self.variance, levels),
+                reduce_retracing=True)
+        seed = tf.stack([5, tf.cast(seed, tf.int32)])
+        return {"vlb": self._compiled.bound(self._to_network(x), condition, seed)}
+
+    def bits_per_dim(self, nll, x):
+        """Of the discrete levels directly for discrete data (the bound is
+        theirs), else the base's."""
+        if self.dequantizer is not None:
+            return nll / (self.event_size * math.log(2.0))
+        return super().bits_per_dim(nll, x)
+
+    # Serving.
+
+    def denoise(self, z_t, t, condition=None):
+        """The network's x_0 estimate at (z_t, t) in the diffusion's space
+        (levels in [-1, 1] for discrete data)."""
+        condition = self._condition(condition, tf.shape(z_t)[0])
+        with self.averaged_weights():
+            return self._x0_estimate(tf.cast(z_t, tf.float32), tf.cast(t, tf.int32), condition)
+
+    def _x0_estimate(self, z_t, t, condition):
+        output = tf.cast(self.network_output(z_t, t, condition), tf.float32)
+        return self.schedule.split(self.prediction_type, z_t, t, output)[0]
+
+    def serving_endpoints(self):
+        """`sample(n, steps, seed)` -> `{"samples"}` (model space; and
+        `"pixels"`, the levels, for discrete data) with the model's default
+        sampler over `steps` steps; `denoise(x_t, t)` -> `{"x0"}`.
+        Conditional models take `condition` too, and `guidance_scale` in
+        `sample`."""
+        x_spec = tf.TensorSpec([None, *self.event_shape], tf.float32, name="x_t")
+        t_spec = tf.TensorSpec([None], tf.int32, name="t")
+        n_spec = tf.TensorSpec([], tf.int32, name="n")
+        steps_spec = tf.TensorSpec([], tf.int32, name="steps")
+        seed_spec = tf.TensorSpec([], tf.int32, name="seed")
+        if not self.conditional:
+            return {"sample": (lambda n, steps, seed: self._serve_sample(n, None, seed, steps=steps),
+                               [n_spec, steps_spec, seed_spec]),
+                    "denoise": (lambda x_t, t: {"x0": self.denoise(x_t, t)}, [x_spec, t_spec])}
+        c_spec = (tf.TensorSpec([None], tf.int32, name="condition") if self.num_classes
+                  else tf.TensorSpec([None, self.condition_size], tf.float32, name="condition"))
+        scale_spec = tf.TensorSpec([], tf.float32, name="guidance_scale")
+        return {"sample": (lambda n, condition, steps, seed, guidance_scale: self._serve_sample(
+                    n, condition, seed, steps=steps, guidance_scale=guidance_scale),
+                    [n_spec, c_spec, steps_spec, seed_spec, scale_spec]),
+                "denoise": (lambda x_t, t, condition: {"x0": self.denoise(x_t, t, condition)},
+                            [x_spec, t_spec, c_spec])}
+
+    def get_config(self):
+        return {**super().get_config(), "network": self.network,
+                "hidden_units": self.hidden_units, "embedding_dim": self.embedding_dim,
+                "channels": self.channels, "layers_per_block": self.layers_per_block,
+                "attention_resolutions": self.attention_resolutions, "groups": self.groups,
+                "dropout": self.dropout, "beta_schedule": self.beta_schedule,
+                "num_timesteps": self.num_timesteps, "beta_start": self.beta_start,
+                "beta_end": self.beta_end, "prediction_type": self.prediction_type,
+                "sampler": self.sampler, "sampling_steps": self.sampling_steps, "eta": self.eta,
+                "variance": self.variance, "spacing": self.spacing,
+                "label_dropout": self.label_dropout, "guidance_scale": self.guidance_scale}
