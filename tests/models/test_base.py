@@ -140,15 +140,18 @@ class _RecordWeights(keras.callbacks.Callback):
     lambda **kw: _two_optimizer_model(**kw),
     lambda **kw: _compiled(flows.RealNVP([2], num_couplings=2, hidden_units=[8], **kw)),
 ], ids=["two_optimizers", "realnvp"])
-def test_ema_weights_follow_the_formula(make):
+@pytest.mark.parametrize("warmup", [False, True])
+def test_ema_weights_follow_the_formula(make, warmup):
     decay = 0.7
-    model = make(ema_decay=decay)
+    model = make(ema_decay=decay, ema_warmup=warmup)
     record = _RecordWeights()
     model.fit(_data(), batch_size=16, epochs=1, verbose=0, callbacks=[record], shuffle=False)
-    # a_0 = w_0 (weights when training starts), a_t = d a_{t-1} + (1 - d) w_t.
+    # a_0 = w_0 (weights when training starts), a_t = d_t a_{t-1} + (1 - d_t) w_t,
+    # d_t = d, or min(d, (1 + t) / (10 + t)) warmed up (0.18, 0.25, ... < 0.7).
     expected = [w.astype(np.float64) for w in record.history[0]]
-    for weights in record.history[1:]:
-        expected = [decay * a + (1 - decay) * w for a, w in zip(expected, weights)]
+    for t, weights in enumerate(record.history[1:], start=1):
+        d = min(decay, (1 + t) / (10 + t)) if warmup else decay
+        expected = [d * a + (1 - d) * w for a, w in zip(expected, weights)]
     assert len(record.history) == 5
     for average, value in zip(model.ema_weights, expected):
         np.testing.assert_allclose(average.numpy(), value, rtol=1e-5, atol=1e-6)

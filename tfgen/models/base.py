@@ -103,6 +103,10 @@ class GenerativeModel(MultiWorkerMetricsMixin, keras.Model):
         weights, `a <- d a + (1 - d) w` after every training step (`a`
         starts at the weights when training starts); `sample`, `evaluate`
         and exports then use the averages. None: no averaging.
+      ema_warmup: average with `d_t = min(d, (1 + t) / (10 + t))` at
+        training step t (`tf.train.ExponentialMovingAverage`'s
+        `num_updates` form), so short runs do not keep much of the initial
+        weights (with d = 0.999 they would keep 0.999^t of them).
     """
 
     family = None
@@ -116,7 +120,7 @@ class GenerativeModel(MultiWorkerMetricsMixin, keras.Model):
     sampling_options = ()
 
     def __init__(self, event_shape, num_classes=None, condition_shape=None, dequantizer=None,
-                 ema_decay=None, **kwargs):
+                 ema_decay=None, ema_warmup=False, **kwargs):
         super().__init__(**kwargs)
         self.event_shape = check_event_shape(event_shape)
         self.event_size = int(np.prod(self.event_shape))
@@ -140,6 +144,7 @@ class GenerativeModel(MultiWorkerMetricsMixin, keras.Model):
                                           and 0.0 <= ema_decay < 1.0):
             raise ValueError(f"`ema_decay` must be a float in [0, 1); received {ema_decay!r}.")
         self.ema_decay = None if ema_decay is None else float(ema_decay)
+        self.ema_warmup = bool(ema_warmup)
         # The averages, one per trainable weight, created by `_ensure_ema`.
         self.ema_weights = None
         self._ema_applied = False
@@ -373,12 +378,18 @@ class GenerativeModel(MultiWorkerMetricsMixin, keras.Model):
                 for i, w in enumerate(self.ema_targets())]
 
     def update_ema(self):
-        """`a <- d a + (1 - d) w` for every weight of `ema_targets`; call at
-        the end of `train_step`. A no-op without `ema_decay`."""
+        """`a <- d a + (1 - d) w` for every weight of `ema_targets` (d
+        warmed up with `ema_warmup`); call at the end of `train_step`, after
+        the step's update. A no-op without `ema_decay`."""
         if self.ema_weights is None:
             return
+        decay = tf.constant(self.ema_decay, tf.float32)
+        if self.ema_warmup:  # t: the steps made, this one included
+            t = tf.cast(self.optimizer.iterations, tf.float32)
+            decay = tf.minimum(decay, (1.0 + t) / (10.0 + t))
         for average, weight in zip(self.ema_weights, self.ema_targets()):
-            average.assign(self.ema_decay * average + (1.0 - self.ema_decay) * weight)
+            d = tf.cast(decay, average.dtype)
+            average.assign(d * average + (1.0 - d) * weight)
 
     @contextlib.contextmanager
     def averaged_weights(self, use=True):
@@ -495,7 +506,7 @@ class GenerativeModel(MultiWorkerMetricsMixin, keras.Model):
         return {"name": self.name, "event_shape": self.event_shape,
                 "num_classes": self.num_classes, "condition_shape": self.condition_shape,
                 "dequantizer": None if self.dequantizer is None else self.dequantizer.get_config(),
-                "ema_decay": self.ema_decay}
+                "ema_decay": self.ema_decay, "ema_warmup": self.ema_warmup}
 
 
 def _sum_over_replicas(value):

@@ -90,8 +90,9 @@ class DDPM(GenerativeModel):
       label_dropout: conditional models: the probability of training a
         step's example without its label (for guidance).
       guidance_scale: conditional models: `sample`'s default w.
-      num_classes, condition_shape, dequantizer, ema_decay: see
-        `tfgen.models.GenerativeModel` (`ema_decay` 0.999 by default).
+      num_classes, condition_shape, dequantizer, ema_decay, ema_warmup: see
+        `tfgen.models.GenerativeModel` (by default the average of decay
+        0.999, warmed up).
 
     Example:
 
@@ -116,9 +117,10 @@ class DDPM(GenerativeModel):
                  beta_end=0.02, prediction_type="epsilon", sampler="ddpm", sampling_steps=None,
                  eta=0.0, variance="fixed_small", spacing="leading", label_dropout=0.1,
                  guidance_scale=1.0, num_classes=None, condition_shape=None, dequantizer=None,
-                 ema_decay=0.999, **kwargs):
+                 ema_decay=0.999, ema_warmup=True, **kwargs):
         super().__init__(event_shape, num_classes=num_classes, condition_shape=condition_shape,
-                         dequantizer=dequantizer, ema_decay=ema_decay, **kwargs)
+                         dequantizer=dequantizer, ema_decay=ema_decay, ema_warmup=ema_warmup,
+                         **kwargs)
         self.network = network or ("unet" if len(self.event_shape) == 3 else "mlp")
         if self.network not in _NETWORKS:
             raise ValueError(f"`network` must be one of {_NETWORKS}; received {network!r}.")
