@@ -33,12 +33,14 @@ $(BENCH_STAMP): $(STAMP)
 
 # tfgen's MAF against zuko's (PyTorch CPU): KL gaps, speed, digits; then
 # tfgen's VAE and DCGAN against the same models in PyTorch on digits (3
-# seeds each; `bench/gan_vs_torch.py --model wgan_gp` for the WGAN-GP). Also
-# by hand: bench/flows_2d.py compares tfgen's own Keras settings.
+# seeds each; `bench/gan_vs_torch.py --model wgan_gp` for the WGAN-GP), and
+# its DDPM against diffusers' (2 seeds, about an hour). Also by hand:
+# bench/flows_2d.py compares tfgen's own Keras settings.
 bench: $(BENCH_STAMP)
 	$(PYTHON) bench/maf_vs_zuko.py
 	$(PYTHON) bench/vae_vs_torch.py
 	$(PYTHON) bench/gan_vs_torch.py
+	$(PYTHON) bench/ddpm_vs_diffusers.py
 
 # Every registered model with its defaults on digits and two 2D toys, one
 # after another (about 20 minutes on 2 cores); writes the table into

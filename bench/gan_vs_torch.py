@@ -195,9 +195,7 @@ def main():
           f"Adam {s['lr']:g} betas {s['betas']} (cosine to 0), batch {s['batch_size']} per D "
           f"step, {s['steps']} steps; FID-digits of 1257 samples, validation every "
           f"{s['measure_every']} steps")
-    floor = digits_statistics(*(real_intensities(source, split)
-                                for split in ("train", "test")))["fid"]
-    print(f"test FID floor (train vs test digits) {floor:.2f}")
+    print(f"test FID floor (train vs test digits) {side_by_side.digits_floor(source):.2f}")
     side_by_side.print_table(results, seeds, COLUMNS, threads)
     print(f"total {time.perf_counter() - start:.0f} s")
 

@@ -18,7 +18,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # read when torch starts
 
 SIDES = ("tfgen", "torch")
 
-__all__ = ["SIDES", "compare", "mean_stderr", "print_table", "run_seeds", "use_tf_threads"]
+__all__ = ["SIDES", "compare", "digits_floor", "mean_stderr", "print_table", "run_seeds",
+           "use_tf_threads"]
 
 
 def use_tf_threads():
@@ -43,6 +44,15 @@ def compare(label, pairs, tolerance):
               f"(largest |tfgen| {np.abs(ours).max():.2f})")
     if worst > tolerance:
         raise SystemExit(f"the torch networks differ from tfgen's by more than {tolerance:g}")
+
+
+def digits_floor(source):
+    """The test FID-digits floor: the train digits against the test digits."""
+    from tfgen.evaluation import real_intensities
+    from tfgen.metrics import digits_statistics
+
+    return digits_statistics(*(real_intensities(source, split)
+                               for split in ("train", "test")))["fid"]
 
 
 def run_seeds(seeds, runners, describe):

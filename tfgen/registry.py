@@ -96,6 +96,9 @@ _TRAINING = {
     # digits with MLP networks, seed 0: validation FID 52 at 3000 steps (with
     # the conv networks the posterior collapsed and the decoder with it).
     "vaegan": {"steps": 3000, "lr": 2e-4},
+    # digits, batch 64, seed 0, DDIM-50 FID-digits of 1000 samples after 3000
+    # steps: 12.9 at lr 2e-3, 16.4 at 1e-3 (22.2 at batch 128 and 5e-4).
+    "ddpm": {"steps": 3000, "lr": 2e-3},
 }
 
 # Adam's moment decays (Keras' defaults otherwise), from the papers: DCGAN's

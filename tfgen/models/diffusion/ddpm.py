@@ -263,9 +263,10 @@ class DDPM(GenerativeModel):
         """`n` samples in model space.
 
         Called eagerly, the walk runs in pieces of at most `_PIECE` steps,
-        each one XLA-compiled graph (compiled once per sampler and sample
-        shape) fed the noise of its steps from the uncompiled stream, so
-        the samples are those of an exported graph's single loop.
+        each one XLA-compiled graph (compiled once per sampler kind and
+        sample shape) fed the noise of its steps from the uncompiled
+        stream, so the samples are those of an exported graph's single
+        loop.
 
         Args:
           sampler, steps, eta: the walk (default the model's; `steps` may
@@ -283,6 +284,7 @@ class DDPM(GenerativeModel):
             return self._to_model_space(x)
         guided = condition is not None and scale != 1.0
         piece = self._compiled_piece(walk, guided)
+        timesteps, previous = walk.walk()
         total = walk.num_steps
         bar = keras.utils.Progbar(total, unit_name="step") if progress else None
         x = sampler_noise(seed, -1, shape)
@@ -290,24 +292,25 @@ class DDPM(GenerativeModel):
             stop = min(total, start + _PIECE)
             noises = (_step_noise(seed, tf.constant(start), tf.constant(stop), shape)
                       if walk.stochastic else tf.zeros([stop - start, 1]))
-            x = piece(x, tf.constant(start), condition, tf.constant(scale, tf.float32), seed,
-                      noises)
+            x = piece(x, timesteps[start:stop], previous[start:stop], condition,
+                      tf.constant(scale, tf.float32), noises)
             if bar is not None:
                 bar.update(stop)
         return self._to_model_space(x)
 
     def _compiled_piece(self, walk, guided):
-        """`(x, start, condition, scale, seed, noises) -> x` after steps
-        `start .. start + len(noises) - 1` of `walk` (guided at `scale`, or
-        not), XLA-compiled, cached per walk."""
-        key = (type(walk).__name__, walk.num_steps, getattr(walk, "eta", None), guided)
+        """`(x, t, s, condition, scale, noises) -> x` after the steps from
+        timesteps `t` to `s` (`[k]` each) with their noise `[k, ...]`
+        (guided at `scale`, or not): XLA-compiled once per sampler kind
+        and shape, whatever the walk's length."""
+        key = (type(walk).__name__, getattr(walk, "eta", None), guided)
         if key not in self._compiled.pieces:
-            def piece(x, start, condition, scale, seed, noises):
+            def piece(x, t, s, condition, scale, noises):
                 def predict(z, t):
                     return self.network_output(z, t, condition, scale if guided else 1.0)
 
-                return run_sampler(predict, walk, tf.shape(x), seed, x=x, start=start,
-                                   stop=start + tf.shape(noises)[0], noises=noises)
+                return run_sampler(predict, walk, tf.shape(x), tf.zeros([2], tf.int32), x=x,
+                                   noises=noises, walk=(t, s))
 
             self._compiled.pieces[key] = tf.function(piece, jit_compile=True,
                                                      reduce_retracing=True)

@@ -192,7 +192,7 @@ def sampler_noise(seed, i, shape, dtype=tf.float32):
 
 
 def run_sampler(predict, sampler, shape, seed, x=None, start=0, stop=None, num_steps=None,
-                noises=None):
+                noises=None, walk=None):
     """Runs steps `start .. stop - 1` of `sampler`'s walk as one
     `tf.while_loop`.
 
@@ -209,6 +209,8 @@ def run_sampler(predict, sampler, shape, seed, x=None, start=0, stop=None, num_s
       noises: the noise of steps `start .. stop - 1` (`[stop - start,
         *shape]`), drawn by the caller (`sampler_noise`) instead of inside
         the loop, so a loop compiled by XLA uses the uncompiled stream.
+      walk: `(t, s)` int32 `[n]`, the timesteps to walk instead of
+        `sampler.walk(num_steps)` (a piece of it, say).
 
     Returns:
       The state after step `stop - 1` (the samples, after the last step).
@@ -216,7 +218,7 @@ def run_sampler(predict, sampler, shape, seed, x=None, start=0, stop=None, num_s
     seed = tf.cast(seed, tf.int32)
     if x is None:
         x = sampler_noise(seed, -1, shape)
-    walk, previous = sampler.walk(num_steps)
+    walk, previous = sampler.walk(num_steps) if walk is None else walk
     stop = tf.shape(walk)[0] if stop is None else stop
     batch = tf.shape(x)[0]
 
