@@ -77,8 +77,7 @@ _IMAGE_CONFIGS = {
     # The U-Net of diffusers' UNet2DModel with channels (32, 64), one block
     # per level, attention at 4x4 (0.70M weights); DDIM-50 by default, as
     # 1000 ancestral steps over evaluation's 1257 samples take minutes.
-    "ddpm": {"channels": [32, 64], "attention_resolutions": [4], "sampler": "ddim",
-             "sampling_steps": 50},
+    "ddpm": dict(channels=[32, 64], attention_resolutions=[4], sampler="ddim", sampling_steps=50),
 }
 
 # Training settings a model's runs start from, over the CLI's (1000 steps,
