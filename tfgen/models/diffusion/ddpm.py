@@ -275,6 +275,8 @@ class DDPM(GenerativeModel):
           progress: show a progress bar over the pieces.
         """
         seed = tf.constant([3, 0], tf.int32) if seed is None else seed
+        if tf.is_tensor(steps) and tf.executing_eagerly():
+            steps = int(steps)
         walk = self.make_sampler(sampler, None if tf.is_tensor(steps) else steps, eta)
         scale = self.guidance_scale if guidance_scale is None else guidance_scale
         shape = tf.concat([[n], self.event_shape], 0)
