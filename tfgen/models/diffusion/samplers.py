@@ -80,8 +80,8 @@ def timesteps(num_steps, num_timesteps, spacing="leading"):
         steps = tf.round(total - tf.cast(i, tf.float64) * (total / tf.cast(n, tf.float64))) - 1
     else:  # round(linspace(0, T - 1, n)), its last point exactly T - 1
         step = (total - 1) / tf.cast(tf.maximum(n - 1, 1), tf.float64)
-        steps = tf.round(tf.where(i == n - 1, tf.cast(total - 1, tf.float64) * tf.cast(n > 1, tf.float64),
-                                  tf.cast(i, tf.float64) * step))
+        last = tf.cast(total - 1, tf.float64) * tf.cast(n > 1, tf.float64)  # n = 1: [0]
+        steps = tf.round(tf.where(i == n - 1, last, tf.cast(i, tf.float64) * step))
     steps = tf.cast(steps, tf.int32)
     return steps if spacing == "trailing" else tf.reverse(steps, [0])
 
