@@ -1,5 +1,10 @@
 """Helpers shared by the tests."""
 
+import json
+import os
+import subprocess
+import sys
+
 import numpy as np
 
 from tfgen import flows
@@ -37,3 +42,27 @@ def perturb(model, scale=0.1, seed=0):
             value = np.asarray(constraint(value), old.dtype)
         w.assign(value)
     return model
+
+
+_SERVE = """
+import json, sys
+sys.modules["tfgen"] = None  # importing tfgen now fails
+import numpy as np, tensorflow as tf
+sig = tf.saved_model.load(sys.argv[1]).signatures
+args = sys.argv[2:]
+{calls}
+print(json.dumps(served))
+"""
+
+
+def served_without_tfgen(export_dir, calls, *args, timeout=180):
+    """Runs `calls` in a fresh interpreter in which importing tfgen fails:
+    Python that fills a dict `served` of JSON values from `sig`, the
+    signatures of the SavedModel in `export_dir` (and `args`, the further
+    strings given); returns `served`."""
+    done = subprocess.run(
+        [sys.executable, "-c", _SERVE.format(calls=calls), os.fspath(export_dir),
+         *map(os.fspath, args)], capture_output=True, text=True, timeout=timeout,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])

@@ -178,8 +178,7 @@ class Flow(GenerativeModel):
         x_spec = tf.TensorSpec([None, *self.event_shape], tf.float32, name="x")
         n_spec = tf.TensorSpec([], tf.int32, name="n")
         seed_spec = tf.TensorSpec([], tf.int32, name="seed")
-        c_spec = (tf.TensorSpec([None], tf.int32, name="condition") if self.num_classes
-                  else tf.TensorSpec([None, self.condition_size], tf.float32, name="condition"))
+        c_spec = self.condition_spec()
         if self.conditional:
             endpoints = {
                 "log_prob": (lambda x, condition: self._serve_log_prob(x, condition),

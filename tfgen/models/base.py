@@ -226,6 +226,13 @@ class GenerativeModel(MultiWorkerMetricsMixin, keras.Model):
         for `tfgen.export.export`."""
         raise NotImplementedError
 
+    def condition_spec(self):
+        """The `condition` of exported signatures: int labels `[n]` of
+        class-conditional models, else float vectors `[n, k]`."""
+        if self.num_classes:
+            return tf.TensorSpec([None], tf.int32, name="condition")
+        return tf.TensorSpec([None, self.condition_size], tf.float32, name="condition")
+
     def _serve_sample(self, n, condition, seed, **options):
         """The exported `sample`: `{"samples"}` in model space, and for
         discrete data `"pixels"`, their int32 levels; `options` go to

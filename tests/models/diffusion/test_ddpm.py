@@ -5,8 +5,6 @@ precision, bad input, and `tfgen train`."""
 
 import json
 import os
-import subprocess
-import sys
 
 import keras
 import numpy as np
@@ -18,6 +16,8 @@ from tfgen import data, export
 from tfgen.cli import main
 from tfgen.errors import NonFiniteLossError
 from tfgen.models.diffusion import DDPM, DiffusionSchedule, likelihood
+
+from tests.helpers import served_without_tfgen
 
 tfd = tfp.distributions
 
@@ -188,8 +188,8 @@ def test_label_dropout_zeroes_labels_in_training_only(moons):
     model.network_output = record
     c = tf.one_hot(np.arange(400) % 3, 3)
     x = tf.constant(np.tile(moons[:100], [4, 1]))
-    model._simple_losses(x, c, tf.constant([0, 1]), training=True)
-    model._simple_losses(x, c, tf.constant([0, 1]), training=False)
+    model.simple_losses(x, c, tf.constant([0, 1]), training=True)
+    model.simple_losses(x, c, tf.constant([0, 1]), training=False)
     (_, kept_in_training), (_, kept_in_test) = seen
     assert 0.4 < kept_in_training.mean() < 0.6
     assert kept_in_test.min() == 1.0
@@ -224,17 +224,13 @@ def test_keras_round_trip_keeps_the_average_and_the_optimizer(moons, tmp_path):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
 
 
-LOADER = """
-import json, sys
-sys.modules["tfgen"] = None  # importing tfgen now fails
-import tensorflow as tf
-sig = tf.saved_model.load(sys.argv[1]).signatures
+SERVE = """
 out = sig["sample"](n=tf.constant(4), condition=tf.constant([0, 1, 2, 0]), steps=tf.constant(7),
                     seed=tf.constant(5), guidance_scale=tf.constant(2.0))
 x_t = tf.reshape(tf.range(128, dtype=tf.float32) % 7 / 3.0 - 1.0, [2, 8, 8, 1])
 x0 = sig["denoise"](x_t=x_t, t=tf.constant([3, 9]),
                     condition=tf.constant([1, 2]))
-print(json.dumps({"pixels": out["pixels"].numpy().tolist(), "x0": x0["x0"].numpy().tolist()}))
+served = {"pixels": out["pixels"].numpy().tolist(), "x0": x0["x0"].numpy().tolist()}
 """
 
 
@@ -242,11 +238,7 @@ def test_export_serves_sample_and_denoise_without_tfgen(digits, tmp_path):
     model = DDPM([8, 8, 1], channels=[8, 16], groups=8, num_timesteps=20, num_classes=3,
                  dequantizer=digits.dequantizer, sampler="ddim")
     export.export(model, tmp_path / "export")
-    done = subprocess.run([sys.executable, "-c", LOADER, str(tmp_path / "export")],
-                          capture_output=True, text=True, timeout=180,
-                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
-    assert done.returncode == 0, done.stderr[-2000:]
-    served = json.loads(done.stdout.strip().splitlines()[-1])
+    served = served_without_tfgen(tmp_path / "export", SERVE)
     samples = model.sample(4, [0, 1, 2, 0], seed=5, steps=7, guidance_scale=2.0)
     np.testing.assert_array_equal(served["pixels"], digits.dequantizer.to_levels(samples))
     # (A constant x_t would leave group norms dividing round-off by ~0.)
@@ -261,7 +253,7 @@ def test_unet_computes_in_bfloat16_and_the_loss_in_float32(digits, mixed_bfloat1
     z = tf.zeros([2, 8, 8, 1])
     assert model.network_output(z, tf.constant([1, 2])).dtype == tf.bfloat16
     x = model._to_network(next(iter(digits.dataset("train", 4))))
-    assert model._simple_losses(x, None, tf.constant([0, 1]), True).dtype == tf.float32
+    assert model.simple_losses(x, None, tf.constant([0, 1]), True).dtype == tf.float32
     history = model.fit(digits.dataset("train", 16, repeat=True), steps_per_epoch=3,
                         verbose=0).history
     assert np.all(np.isfinite(history["loss"]))

@@ -3,8 +3,6 @@
 
 import json
 import os
-import subprocess
-import sys
 
 import keras
 import numpy as np
@@ -14,6 +12,8 @@ import tensorflow as tf
 from tfgen import data, export
 from tfgen.cli import main
 from tfgen.models.vae import VAE, elbo, iwae
+
+from tests.helpers import served_without_tfgen
 
 from .contract import check_samples_are_levels, check_served_encode_decode_sample
 
@@ -158,17 +158,13 @@ def test_fit_under_mirrored_strategy_trains(digits, mirrored):
     assert np.all(np.isfinite(history["loss"])) and history["loss"][1] < history["loss"][0]
 
 
-LOADER = """
-import json, sys
-sys.modules["tfgen"] = None  # importing tfgen now fails
-import numpy as np, tensorflow as tf
-sig = tf.saved_model.load(sys.argv[1]).signatures
-x = tf.constant(np.load(sys.argv[2]))
+SERVE = """
+x = tf.constant(np.load(args[0]))
 encoded = sig["encode"](x=x)
-print(json.dumps({"mean": encoded["mean"].numpy().tolist(),
-                  "x": sig["decode"](z=encoded["mean"])["x"].numpy().tolist(),
-                  "pixels": sig["sample"](n=tf.constant(3), seed=tf.constant(1))[
-                      "pixels"].numpy().tolist()}))
+served = {"mean": encoded["mean"].numpy().tolist(),
+          "x": sig["decode"](z=encoded["mean"])["x"].numpy().tolist(),
+          "pixels": sig["sample"](n=tf.constant(3), seed=tf.constant(1))[
+              "pixels"].numpy().tolist()}
 """
 
 
@@ -177,11 +173,7 @@ def test_export_runs_in_a_process_without_tfgen(digits, tmp_path):
     export.export(model, tmp_path / "export")
     x = np.asarray(_batch(digits, 4))
     np.save(tmp_path / "x.npy", x)
-    done = subprocess.run([sys.executable, "-c", LOADER, str(tmp_path / "export"),
-                           str(tmp_path / "x.npy")], capture_output=True, text=True,
-                          timeout=120, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
-    assert done.returncode == 0, done.stderr[-2000:]
-    served = json.loads(done.stdout.strip().splitlines()[-1])
+    served = served_without_tfgen(tmp_path / "export", SERVE, tmp_path / "x.npy")
     mean, _ = model.encode(x)
     np.testing.assert_allclose(served["mean"], mean, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(served["x"], model.decode_mean(mean), rtol=1e-5)

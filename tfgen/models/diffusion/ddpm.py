@@ -41,7 +41,7 @@ from tfgen.models.diffusion.schedules import DiffusionSchedule, check_prediction
 from tfgen.models.distributed import replica_rows
 from tfgen.models.networks import TimestepMLP, UNet
 
-__all__ = ["DDPM"]
+__all__ = ["DDPM", "sample_endpoint"]
 
 _NETWORKS = ("mlp", "unet")
 _SAMPLERS = ("ddpm", "ddim")
@@ -204,8 +204,11 @@ class DDPM(GenerativeModel):
     def metrics(self):
         return [self.loss_tracker]
 
-    def _simple_losses(self, x, condition, seed, training):
-        """Per-example simple losses `[b]` of network-space `x`."""
+    def simple_losses(self, x, condition, seed, training):
+        """Per-example simple losses `[b]` of network-space `x` (see
+        `_to_network`), with `condition` the float condition or None and
+        `seed` a stateless `[2]` seed: t, the noise and the label dropout
+        are drawn over the global batch (`replica_rows`)."""
         fold = tf.random.experimental.stateless_fold_in
         n = tf.shape(x)[0]
         t = replica_rows(lambda total: tf.random.stateless_uniform(
@@ -227,7 +230,7 @@ class DDPM(GenerativeModel):
         x = self._to_network(x)
         seed = self.step_seed(_TRAIN_KEY, per_replica=False)
         with tf.GradientTape() as tape:
-            losses = self._simple_losses(x, condition, seed, training=True)
+            losses = self.simple_losses(x, condition, seed, training=True)
             loss = self.global_mean(losses)
         self.minimize(tape, loss, self.trainable_weights)
         self.update_ema()
@@ -237,7 +240,7 @@ class DDPM(GenerativeModel):
     def test_step(self, data):
         x, condition, _ = keras.utils.unpack_x_y_sample_weight(data)
         condition = self._condition(condition, tf.shape(x)[0])
-        losses = self._simple_losses(self._to_network(x), condition, tf.constant([2, _TRAIN_KEY]),
+        losses = self.simple_losses(self._to_network(x), condition, tf.constant([2, _TRAIN_KEY]),
                               training=False)
         self.loss_tracker.update_state(losses)
         return {m.name: m.result() for m in self.metrics}
@@ -356,28 +359,16 @@ class DDPM(GenerativeModel):
         return self.schedule.split(self.prediction_type, z_t, t, output)[0]
 
     def serving_endpoints(self):
-        """`sample(n, steps, seed)` -> `{"samples"}` (model space; and
-        `"pixels"`, the levels, for discrete data) with the model's default
-        sampler over `steps` steps; `denoise(x_t, t)` -> `{"x0"}`.
-        Conditional models take `condition` too, and `guidance_scale` in
-        `sample`."""
+        """`sample` (see `sample_endpoint`) and `denoise(x_t, t)` ->
+        `{"x0"}` (with `condition` for conditional models)."""
         x_spec = tf.TensorSpec([None, *self.event_shape], tf.float32, name="x_t")
         t_spec = tf.TensorSpec([None], tf.int32, name="t")
-        n_spec = tf.TensorSpec([], tf.int32, name="n")
-        steps_spec = tf.TensorSpec([], tf.int32, name="steps")
-        seed_spec = tf.TensorSpec([], tf.int32, name="seed")
         if not self.conditional:
-            return {"sample": (lambda n, steps, seed: self._serve_sample(n, None, seed, steps=steps),
-                               [n_spec, steps_spec, seed_spec]),
-                    "denoise": (lambda x_t, t: {"x0": self.denoise(x_t, t)}, [x_spec, t_spec])}
-        c_spec = (tf.TensorSpec([None], tf.int32, name="condition") if self.num_classes
-                  else tf.TensorSpec([None, self.condition_size], tf.float32, name="condition"))
-        scale_spec = tf.TensorSpec([], tf.float32, name="guidance_scale")
-        return {"sample": (lambda n, condition, steps, seed, guidance_scale: self._serve_sample(
-                    n, condition, seed, steps=steps, guidance_scale=guidance_scale),
-                    [n_spec, c_spec, steps_spec, seed_spec, scale_spec]),
-                "denoise": (lambda x_t, t, condition: {"x0": self.denoise(x_t, t, condition)},
-                            [x_spec, t_spec, c_spec])}
+            denoise = (lambda x_t, t: {"x0": self.denoise(x_t, t)}, [x_spec, t_spec])
+        else:
+            denoise = (lambda x_t, t, condition: {"x0": self.denoise(x_t, t, condition)},
+                       [x_spec, t_spec, self.condition_spec()])
+        return {"sample": sample_endpoint(self), "denoise": denoise}
 
     def get_config(self):
         return {**super().get_config(), "network": self.network,
@@ -390,3 +381,20 @@ class DDPM(GenerativeModel):
                 "sampler": self.sampler, "sampling_steps": self.sampling_steps, "eta": self.eta,
                 "variance": self.variance, "spacing": self.spacing,
                 "label_dropout": self.label_dropout, "guidance_scale": self.guidance_scale}
+
+
+def sample_endpoint(model):
+    """The exported `sample(n, steps, seed)` of a diffusion `model`, with
+    `condition` and `guidance_scale` for conditional ones: `{"samples"}`
+    (model space; and `"pixels"`, the levels, for discrete data) from the
+    model's default sampler over `steps` steps."""
+    n_spec = tf.TensorSpec([], tf.int32, name="n")
+    steps_spec = tf.TensorSpec([], tf.int32, name="steps")
+    seed_spec = tf.TensorSpec([], tf.int32, name="seed")
+    if not model.conditional:
+        return (lambda n, steps, seed: model._serve_sample(n, None, seed, steps=steps),
+                [n_spec, steps_spec, seed_spec])
+    scale_spec = tf.TensorSpec([], tf.float32, name="guidance_scale")
+    return (lambda n, condition, steps, seed, guidance_scale: model._serve_sample(
+                n, condition, seed, steps=steps, guidance_scale=guidance_scale),
+            [n_spec, model.condition_spec(), steps_spec, seed_spec, scale_spec])

@@ -312,8 +312,7 @@ class GAN(GenerativeModel):
             return {"sample": (lambda n, seed: self._serve_sample(n, None, seed),
                                [n_spec, seed_spec]),
                     "generate": (lambda z: {"samples": self.generate(z)}, [z_spec])}
-        c_spec = (tf.TensorSpec([None], tf.int32, name="condition") if self.num_classes
-                  else tf.TensorSpec([None, self.condition_size], tf.float32, name="condition"))
+        c_spec = self.condition_spec()
         return {"sample": (lambda n, condition, seed: self._serve_sample(n, condition, seed),
                            [n_spec, c_spec, seed_spec]),
                 "generate": (lambda z, condition: {"samples": self.generate(z, condition)},

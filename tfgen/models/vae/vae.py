@@ -387,6 +387,12 @@ class VAE(DecodedData, GenerativeModel):
         condition = self._condition(condition, tf.shape(z)[0])
         return self._to_model_space(self.decode(z, condition).distribution.mode())
 
+    def decode_sample(self, z, seed, condition=None):
+        """A draw of p(x | z) for latents `z` `[batch, latent_dim]` and a
+        stateless `[2]` `seed`, in model space."""
+        condition = self._condition(condition, tf.shape(z)[0])
+        return self._to_model_space(self.decode(z, condition).sample(seed=seed))
+
     def serving_endpoints(self):
         """`encode(x)` -> `{"mean", "stddev"}`, `decode(z)` -> `{"x"}`
         (the decoder's mode, model space), `sample(n, seed)` ->
@@ -406,8 +412,7 @@ class VAE(DecodedData, GenerativeModel):
                     "decode": (lambda z: {"x": self.decode_mean(z)}, [z_spec]),
                     "sample": (lambda n, seed: self._serve_sample(n, None, seed),
                                [n_spec, seed_spec])}
-        c_spec = (tf.TensorSpec([None], tf.int32, name="condition") if self.num_classes
-                  else tf.TensorSpec([None, self.condition_size], tf.float32, name="condition"))
+        c_spec = self.condition_spec()
         return {"encode": (encode, [x_spec, c_spec]),
                 "decode": (lambda z, condition: {"x": self.decode_mean(z, condition)},
                            [z_spec, c_spec]),
