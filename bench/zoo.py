@@ -10,7 +10,9 @@ another (never two at once: they would share the CPU and distort the
 timings). The table replaces the one between the `zoo` markers of
 saved_models/README.md. Models that cannot take a data's shape (Glow on 2D
 points) are listed as such. A family added to the registry adds its rows;
-`CONDITIONAL` lists the class-conditional runs (`--conditional`) it adds.
+`CONDITIONAL` lists the class-conditional runs (`--conditional`) it adds;
+models built on another trained model (`BUILT_ON`: latent diffusion on a
+VAE) get the zoo's run of that model on the same data.
 """
 
 import argparse
@@ -27,18 +29,31 @@ BEGIN, END = "<!-- zoo:begin -->", "<!-- zoo:end -->"
 DATA = ("digits", "two_moons", "eight_gaussians")
 # (model, data) trained class-conditionally too.
 CONDITIONAL = (("vae", "digits"), ("dcgan", "digits"))
+# model -> (its constructor argument, the registered model whose run it takes).
+BUILT_ON = {"ldm": ("autoencoder", "vae")}
 
 
-def command(model, data, out, conditional=False):
+def command(model, data, out, conditional=False, zoo=None):
+    """The `tfgen train` command of a run into `out`; a model `BUILT_ON`
+    another takes that model's run in the `zoo` folder (shown as
+    `VAE_DIR` without one)."""
+    built_on = []
+    if model in BUILT_ON:
+        argument, base = BUILT_ON[model]
+        base_dir = os.path.join(zoo, f"{base}_{data}") if zoo else f"{base.upper()}_DIR"
+        built_on = ["--set", f"{argument}={base_dir}"]
     return ["tfgen", "train", model, "--data", data, *(["--conditional"] if conditional else []),
-            "--out", out]
+            *built_on, "--out", out]
 
 
 def run(model, data, out, conditional=False):
-    """Trains one model (a fresh `tfgen train` process); returns its metrics."""
+    """Trains one model (a fresh `tfgen train` process), after the run it
+    is built on; returns its metrics."""
+    if model in BUILT_ON:
+        run(BUILT_ON[model][1], data, out)
     path = os.path.join(out, f"{model}_{data}" + ("_conditional" if conditional else ""))
     if not os.path.isfile(os.path.join(path, "metrics.json")):
-        args = command(model, data, path, conditional)
+        args = command(model, data, path, conditional, zoo=out)
         print("$", " ".join(args), flush=True)
         tfgen = os.path.join(os.path.dirname(sys.executable), "tfgen")
         subprocess.run([tfgen, *args[1:]], check=True)

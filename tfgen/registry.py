@@ -29,6 +29,7 @@ MODELS = {
     "fgan": "tfgen.models.gan.FGAN",
     "vaegan": "tfgen.models.gan.VAEGAN",
     "ddpm": "tfgen.models.diffusion.DDPM",
+    "ldm": "tfgen.models.diffusion.LatentDiffusion",
 }
 
 # Constructor arguments for image data ([h, w, c] events), where the class
@@ -78,6 +79,7 @@ _IMAGE_CONFIGS = {
     # per level, attention at 4x4 (0.70M weights); DDIM-50 by default, as
     # 1000 ancestral steps over evaluation's 1257 samples take minutes.
     "ddpm": dict(channels=[32, 64], attention_resolutions=[4], sampler="ddim", sampling_steps=50),
+    "ldm": {"prior": dict(hidden_units=[256, 256, 256], embedding_dim=64, sampler="ddim")},
 }
 
 # Training settings a model's runs start from, over the CLI's (1000 steps,
@@ -98,6 +100,7 @@ _TRAINING = {
     # digits, batch 64, seed 0, DDIM-50 FID-digits of 1000 samples after 3000
     # steps: 12.9 at lr 2e-3, 16.4 at 1e-3 (22.2 at batch 128 and 5e-4).
     "ddpm": {"steps": 3000, "lr": 2e-3},
+    "ldm": {"steps": 5000, "lr": 1e-3},
 }
 
 # Adam's moment decays (Keras' defaults otherwise), from the papers: DCGAN's
