@@ -241,7 +241,7 @@ class DDPM(GenerativeModel):
         x, condition, _ = keras.utils.unpack_x_y_sample_weight(data)
         condition = self._condition(condition, tf.shape(x)[0])
         losses = self.simple_losses(self._to_network(x), condition, tf.constant([2, _TRAIN_KEY]),
-                              training=False)
+                                    training=False)
         self.loss_tracker.update_state(losses)
         return {m.name: m.result() for m in self.metrics}
 
