@@ -6,7 +6,9 @@ tfgen's side is `tfgen train ddpm --data digits --seed S` (the registry's
 defaults: the U-Net of channels (32, 64), one block per level, attention at
 4x4; the linear schedule over T = 1000; epsilon prediction; EMA 0.999;
 Adam under a cosine decay to 0), then 1000 samples by DDIM-50 and by
-DDPM-1000 from its averaged weights. The diffusers side builds the same
+DDPM-1000 from its averaged weights, and by DDIM-50 again with the
+denoiser in bfloat16 (`precision="bfloat16"`: oneDNN's bfloat16 kernels
+on CPUs with AMX or AVX512-BF16). The diffusers side builds the same
 U-Net, schedule, optimizer, EMA and budget, trains on the very same batches
 in the same order (tfgen's training stream for the seed, at the levels in
 [-1, 1] that tfgen's DDPM sees), and samples as many images with the same
@@ -16,7 +18,8 @@ by tfgen's digits classifier against the same test digits.
 
 Printed for each side, as mean +- standard error over the seeds: FID-digits
 of DDIM-50 and DDPM-1000, training steps/s (steady state) and sampling
-images/s of each sampler, and the tfgen/diffusers ratios paired by seed;
+images/s of each sampler, and the tfgen/diffusers ratios paired by seed
+(tfgen's bfloat16 DDIM-50 against diffusers' float32 one);
 then the U-Net's weights on both sides and tfgen's achieved fraction of
 this machine's float32 matmul rate in training (the U-Net's forward and
 backward FLOPs, counted by TensorFlow's profiler, times steps/s).
@@ -49,6 +52,8 @@ from tfgen.metrics import digits_statistics  # noqa: E402
 
 DATA = "digits"
 SAMPLERS = (("ddim", 50), ("ddpm", None))
+BFLOAT16 = (("fid_ddim_bf16", "FID DDIM-50 bfloat16", 2),
+            ("ddim_bf16_images_per_second", "DDIM bfloat16 img/s", 1))
 COLUMNS = (("fid_ddim", "FID DDIM-50", 2), ("fid_ddpm", "FID DDPM", 2),
            ("steps_per_second", "train steps/s", 2), ("ddim_images_per_second", "DDIM img/s", 1),
            ("ddpm_images_per_second", "DDPM img/s", 2))
@@ -88,6 +93,13 @@ def run_tfgen(s, source, test, seed, counts):
         out[f"{sampler}_images_per_second"] = n / (time.perf_counter() - start)
         levels = source.dequantizer.to_levels(samples).numpy()
         out[f"fid_{sampler}"] = fid(levels / 8.0 - 1.0, test)
+    n = counts["ddim"]
+    model.sample(n, seed=seed + 1, sampler="ddim", steps=50, precision="bfloat16")
+    start = time.perf_counter()
+    samples = model.sample(n, seed=seed, sampler="ddim", steps=50, precision="bfloat16")
+    out["ddim_bf16_images_per_second"] = n / (time.perf_counter() - start)
+    levels = source.dequantizer.to_levels(samples).numpy()
+    out["fid_ddim_bf16"] = fid(levels / 8.0 - 1.0, test)
     return out
 
 
@@ -179,8 +191,13 @@ def main():
           "against the test split")
     print(f"test FID floor (train vs test digits) {side_by_side.digits_floor(source):.2f}")
     side_by_side.print_table(results, seeds, COLUMNS, threads)
-    for key in ("ddim_images_per_second", "ddpm_images_per_second"):
-        ratios = [results["tfgen"][seed][key] / results["torch"][seed][key] for seed in seeds]
+    for key, title, digits in BFLOAT16:
+        values = [results["tfgen"][seed][key] for seed in seeds]
+        print(f"tfgen {title}: {side_by_side.mean_stderr(values, digits)}")
+    for key, theirs in (("ddim_images_per_second", "ddim_images_per_second"),
+                        ("ddpm_images_per_second", "ddpm_images_per_second"),
+                        ("ddim_bf16_images_per_second", "ddim_images_per_second")):
+        ratios = [results["tfgen"][seed][key] / results["torch"][seed][theirs] for seed in seeds]
         print(f"{key} tfgen/diffusers, paired by seed: {side_by_side.mean_stderr(ratios, 2)}")
     rate = matmul_rate()
     flops = training_flops(model, s["batch_size"])

@@ -60,6 +60,18 @@ def test_every_registered_name_resolves_to_its_class():
     assert registry.default_config("realnvp", [2]) == {}
 
 
+def test_vector_data_get_their_own_training_defaults():
+    # A DDPM step on a 2D toy costs far less than on digits: more of them.
+    assert registry.training_settings("ddpm", None, None, None, None, None) == \
+        (3000, 2e-3, None, None)
+    assert registry.training_settings("ddpm", None, None, None, None, None, images=False) == \
+        (10000, 1e-3, None, None)
+    assert registry.training_settings("ddpm", 5, None, None, None, None, images=False) == \
+        (5, 1e-3, None, None)
+    assert registry.training_settings("vae", None, None, None, None, None, images=False) == \
+        registry.training_settings("vae", None, None, None, None, None)
+
+
 def test_models_that_overfit_stop_early_by_default():
     # (steps, lr, patience, validation_every) from the given ones, else the model's.
     assert registry.training_settings("vae", None, None, None, None, None) == (4000, 5e-4, 10, 100)

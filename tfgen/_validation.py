@@ -8,8 +8,11 @@ import os
 
 import numpy as np
 
+from tfgen.registry import check_model_name, training_settings
+
 __all__ = [
     "check_event_shape",
+    "check_run_settings",
     "check_finite_array",
     "check_hidden_units",
     "check_out_dir",
@@ -86,6 +89,21 @@ def check_finite_array(name, array):
             f"`{name}` holds non-finite values (NaN or Inf), first at row "
             f"{first} of {len(array) if array.ndim else 1}.")
     return array
+
+
+def check_run_settings(model, steps, epochs, batch_size, lr, lr_schedule, patience,
+                       validation_every, out, checkpoint_every, strategy, quality_every,
+                       keep_best):
+    """`check_train_arguments` of a run of registered model `model`, its
+    defaults (`tfgen.registry.training_settings`) filled in."""
+    check_model_name(model)
+    steps, lr, patience, validation_every = training_settings(
+        model, steps, epochs, lr, patience, validation_every)
+    check_train_arguments(steps=steps, epochs=epochs, batch_size=batch_size, lr=lr,
+                          lr_schedule=lr_schedule, patience=patience,
+                          validation_every=validation_every, out=out,
+                          checkpoint_every=checkpoint_every, strategy=strategy,
+                          quality_every=quality_every, keep_best=keep_best)
 
 
 def check_train_arguments(steps, epochs, batch_size, lr, lr_schedule, patience,

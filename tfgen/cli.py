@@ -35,9 +35,9 @@ import yaml
 
 from tfgen._files import staged_dir, write_atomically
 from tfgen._quiet import quiet_console
-from tfgen._validation import check_train_arguments
+from tfgen._validation import check_run_settings
 from tfgen.errors import NonFiniteLossError
-from tfgen.registry import MODELS, check_model_name, training_settings
+from tfgen.registry import MODELS
 
 __all__ = ["build_parser", "main"]
 
@@ -86,14 +86,10 @@ def _model_kwargs(args):
 
 
 def _train(args):
-    check_model_name(args.model)
-    args.steps, args.lr, args.patience, args.validation_every = training_settings(
-        args.model, args.steps, args.epochs, args.lr, args.patience, args.validation_every)
-    check_train_arguments(steps=args.steps, epochs=args.epochs, batch_size=args.batch_size,
-                          lr=args.lr, lr_schedule=args.lr_schedule, patience=args.patience,
-                          validation_every=args.validation_every, out=args.out,
-                          checkpoint_every=args.checkpoint_every, strategy=args.strategy,
-                          quality_every=args.quality_every, keep_best=args.keep_best)
+    # The defaults by the data's shape are filled in by `train`.
+    check_run_settings(args.model, args.steps, args.epochs, args.batch_size, args.lr,
+                       args.lr_schedule, args.patience, args.validation_every, args.out,
+                       args.checkpoint_every, args.strategy, args.quality_every, args.keep_best)
     config = _model_kwargs(args)
     from tfgen.training import train
 
@@ -169,7 +165,7 @@ def _eval(args):
 
 # Sampling flags -> the `model.sample` options they set.
 _SAMPLING_FLAGS = {"sampler": "sampler", "steps": "steps", "eta": "eta",
-                   "guidance": "guidance_scale"}
+                   "guidance": "guidance_scale", "precision": "precision"}
 
 
 def _sampling_options(args, model):
@@ -190,12 +186,18 @@ def _sampling_options(args, model):
 
 
 def _add_sampling_flags(parser):
-    parser.add_argument("--sampler", choices=["ddpm", "ddim"],
-                        help="diffusion models: the reverse-process sampler")
-    parser.add_argument("--steps", type=int, help="diffusion models: the sampler's steps")
+    parser.add_argument("--sampler",
+                        choices=["ddpm", "ddim", "annealed_langevin", "pc", "langevin"],
+                        help="diffusion models: ddpm or ddim; score models: annealed_langevin, "
+                             "pc (predictor-corrector) or langevin")
+    parser.add_argument("--steps", type=int,
+                        help="diffusion and score models: the sampler's steps; energy models: "
+                             "Langevin's")
     parser.add_argument("--eta", type=float, help="DDIM's noise scale, 0 to 1")
     parser.add_argument("--guidance", type=float,
                         help="conditional diffusion models: the guidance scale")
+    parser.add_argument("--precision", choices=["float32", "bfloat16"],
+                        help="diffusion models: the denoiser's precision while sampling")
 
 
 def _check_file_out(path, suffixes):

@@ -38,7 +38,7 @@ import numpy as np
 
 from tfgen import callbacks, plots, registry
 from tfgen._files import staged_dir
-from tfgen._validation import check_train_arguments
+from tfgen._validation import check_run_settings
 from tfgen.data import load_data
 from tfgen.errors import NonFiniteLossError
 from tfgen.evaluation import evaluate
@@ -70,7 +70,8 @@ def train(model, data, out, steps=None, epochs=None, batch_size=None, lr=None,
       data: a data name for `tfgen.data.load_data`.
       out: the run directory to create; it must not exist, or be empty.
       steps, epochs: the budget (at most one; default the model's
-        `tfgen.registry.default_training`, else 1000 steps). An epoch is one
+        `tfgen.registry.default_training` for the data's shape, else 1000
+        steps). An epoch is one
         pass over the train split in whole batches.
       batch_size: the global batch (default
         `tfgen.registry.default_batch_size`); models whose step takes
@@ -111,14 +112,10 @@ def train(model, data, out, steps=None, epochs=None, batch_size=None, lr=None,
       tfgen.errors.NonFiniteLossError: the loss diverged.
     """
     # The CLI checked these before importing TensorFlow; Python callers not.
-    registry.check_model_name(model)
-    steps, lr, patience, validation_every = registry.training_settings(
-        model, steps, epochs, lr, patience, validation_every)
-    check_train_arguments(steps=steps, epochs=epochs, batch_size=batch_size, lr=lr,
-                          lr_schedule=lr_schedule, patience=patience,
-                          validation_every=validation_every, out=out,
-                          checkpoint_every=checkpoint_every, strategy=strategy,
-                          quality_every=quality_every, keep_best=keep_best)
+    # (The early stopping defaults are the same for every data shape.)
+    check_run_settings(model, steps, epochs, batch_size, lr, lr_schedule, patience,
+                       validation_every, out, checkpoint_every, strategy, quality_every,
+                       keep_best)
     out = os.path.abspath(out)
     checkpoint_dir = out + ".checkpoint"
     config = dict(config or {})
@@ -137,6 +134,8 @@ def train(model, data, out, steps=None, epochs=None, batch_size=None, lr=None,
         config["num_classes"] = source.num_classes
     if len(source.event_shape) not in registry.get_model_class(model).event_ranks:
         source = source.flattened()  # image data for a vector model
+    steps, lr, patience, validation_every = registry.training_settings(
+        model, steps, epochs, lr, patience, validation_every, len(source.event_shape) == 3)
     config = {**registry.default_config(model, source.event_shape), **config}
     if source.dequantizer is not None:
         config["dequantizer"] = source.dequantizer.get_config()

@@ -1,4 +1,5 @@
-"""`ConditionedMLP`: the condition reaches every layer."""
+"""The shared networks: `ConditionedMLP` (the condition reaches every
+layer), the conv encoders and decoders, `Upsample2D`, and the U-Net's init."""
 
 import keras
 import numpy as np
@@ -124,3 +125,51 @@ def test_a_batch_normalized_decoder_normalizes_with_batch_statistics_in_training
     assert net(z, training=True).shape == (256, 8, 8, 1)
     with pytest.raises(ValueError, match="`normalization` must be one of"):
         ConditionedConvDecoder(4, 0, [8, 8, 1], [4, 8], [], 1, normalization="layer")
+
+
+def _fan_in(layer):
+    """The fan_in PyTorch's Linear / Conv2d would give this weight."""
+    if isinstance(layer, keras.layers.MultiHeadAttention):
+        # q, k, v: Linear(C, C); out: Linear(heads * key_dim = C, C).
+        return layer.num_heads * layer.key_dim
+    return int(np.prod(layer.kernel.shape[:-1]))
+
+
+def test_unet_weights_start_as_pytorch_layers_do():
+    from tfgen.models.networks import UNet
+
+    net = UNet([8, 8, 1], 3, channels=[16, 32], attention_resolutions=[4], groups=8)
+    standardized, seen = [], set()
+    for layer in net._flatten_layers():
+        if not isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense,
+                                  keras.layers.MultiHeadAttention)):
+            continue
+        for weight in layer.weights:
+            if id(weight) in seen:
+                continue
+            seen.add(id(weight))
+            bound = _fan_in(layer) ** -0.5
+            values = weight.numpy().ravel() / bound
+            assert np.abs(values).max() <= 1.0, weight.path
+            standardized.append(values)
+    values = np.concatenate(standardized)
+    # U(-1, 1): mean 0, variance 1/3; ~60k values, so 5 standard errors
+    # are about 0.012 for the mean and 0.005 for the variance.
+    assert values.size > 20_000
+    assert abs(values.mean()) < 0.012
+    assert abs(values.var() - 1 / 3) < 0.005
+
+
+@pytest.mark.parametrize("channels", [8, 16])
+def test_unet_group_norm_is_keras_group_normalization(channels):
+    from tfgen.models.networks.unet import GroupNorm
+
+    rng = np.random.default_rng(0)
+    x = (rng.normal(size=(3, 4, 4, channels)) * 3 + 1).astype(np.float32)
+    ours, keras_norm = (layer(8, epsilon=1e-5) for layer in (
+        GroupNorm, keras.layers.GroupNormalization))
+    for layer in (ours, keras_norm):
+        layer.build(x.shape)
+        layer.set_weights([rng.normal(size=channels), rng.normal(size=channels)] if layer is ours
+                          else ours.get_weights())
+    np.testing.assert_allclose(ours(x), keras_norm(x), rtol=1e-4, atol=1e-5)

@@ -78,6 +78,19 @@ class Dequantizer:
         levels = tf.floor(self.levels * self.from_model(z))
         return tf.cast(tf.minimum(levels, self.levels - 1.0), tf.int32)
 
+    def to_signed_levels(self, z):
+        """Model space -> float32 levels k scaled to [-1, 1], 2 k / (L - 1) - 1:
+        the space diffusion and score models of discrete data work in."""
+        levels = tf.cast(self.to_levels(z), tf.float32)
+        return 2.0 * levels / (self.levels - 1) - 1.0
+
+    def from_signed_levels(self, s):
+        """[-1, 1] (`to_signed_levels`' space) -> model space: the nearest
+        level's bin centre."""
+        top = self.levels - 1
+        levels = tf.clip_by_value(tf.round((tf.cast(s, tf.float32) + 1.0) * top / 2.0), 0.0, top)
+        return self.bijector.forward((levels + 0.5) / self.levels)
+
     def get_config(self):
         return {"levels": self.levels, "logit_alpha": self.logit_alpha}
 

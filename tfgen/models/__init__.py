@@ -1,18 +1,20 @@
 """The contract every model family implements, networks they share, and the
 families' models (`VAE`, `HierarchicalVAE`, `VQVAE`: `tfgen.models.vae`;
 `GAN`, `DCGAN`, `WGAN`, `WGANGP`, `FGAN`, `VAEGAN`: `tfgen.models.gan`; `DDPM`,
-`LatentDiffusion`: `tfgen.models.diffusion`; loaded when first used)."""
+`LatentDiffusion`: `tfgen.models.diffusion`; `ScoreModel`, `EBM`, `NCE`, `FCE`:
+`tfgen.models.score`; loaded when first used)."""
 
 from tfgen.models.base import GenerativeModel, stateless_seed
 from tfgen.models.networks import ConditionedMLP, conditioner_network
 
-__all__ = ["DCGAN", "DDPM", "FGAN", "GAN", "VAEGAN", "WGAN", "WGANGP", "ConditionedMLP",
-           "GenerativeModel", "HierarchicalVAE", "LatentDiffusion", "VAE", "VQVAE",
-           "conditioner_network", "stateless_seed"]
+__all__ = ["DCGAN", "DDPM", "EBM", "FCE", "FGAN", "GAN", "NCE", "VAEGAN", "WGAN", "WGANGP",
+           "ConditionedMLP", "GenerativeModel", "HierarchicalVAE", "LatentDiffusion",
+           "ScoreModel", "VAE", "VQVAE", "conditioner_network", "stateless_seed"]
 
 _FAMILY_MODELS = {"VAE": "vae", "HierarchicalVAE": "vae", "VQVAE": "vae", "GAN": "gan",
                   "DCGAN": "gan", "WGAN": "gan", "WGANGP": "gan", "FGAN": "gan",
-                  "VAEGAN": "gan", "DDPM": "diffusion", "LatentDiffusion": "diffusion"}
+                  "VAEGAN": "gan", "DDPM": "diffusion", "LatentDiffusion": "diffusion",
+                  "ScoreModel": "score", "EBM": "score", "NCE": "score", "FCE": "score"}
 
 
 def __getattr__(name):

@@ -48,12 +48,16 @@ which for datasets read from files gives each worker its own files (other
 batches than one process sees), and falls back to `DATA` for in-memory
 tensors. `shard_by_data` sets `DATA`.
 Shuffles must be seeded alike on all workers.
+
+Random draws: `replica_rows` (and `replica_slice`, `gather_replicas`)
+give each replica its rows of one draw over the global batch, so a
+distributed step makes the one-device update also when it is random.
 """
 
 import tensorflow as tf
 
-__all__ = ["MultiWorkerMetricsMixin", "in_multi_worker_mode", "multi_worker_logs",
-           "replica_rows", "shard_by_data"]
+__all__ = ["MultiWorkerMetricsMixin", "gather_replicas", "in_multi_worker_mode",
+           "multi_worker_logs", "replica_rows", "replica_slice", "shard_by_data"]
 
 
 def replica_rows(draw, count):
@@ -74,12 +78,31 @@ def replica_rows(draw, count):
     z = replica_rows(lambda n: tf.random.stateless_normal([n, 8], seed), batch)
     ```
     """
+    offset, total = replica_slice(count)
+    if offset is None:
+        return draw(count)
+    return draw(total)[offset:offset + count]
+
+
+def replica_slice(count):
+    """`(offset, total)`: where this replica's `count` rows start in the
+    global batch, and its size (their counts all-gathered); `(None,
+    count)` outside a replica context or on one replica. For draws
+    repeated in a loop (`replica_rows` gathers the counts each time)."""
     context = tf.distribute.get_replica_context()
     if context is None or context.num_replicas_in_sync == 1:
-        return draw(count)
+        return None, count
     counts = context.all_gather(tf.reshape(tf.cast(count, tf.int32), [1]), axis=0)
-    offset = tf.reduce_sum(counts[:context.replica_id_in_sync_group])
-    return draw(tf.reduce_sum(counts))[offset:offset + count]
+    return tf.reduce_sum(counts[:context.replica_id_in_sync_group]), tf.reduce_sum(counts)
+
+
+def gather_replicas(values):
+    """`values` `[count, ...]` of every replica, concatenated in replica
+    order (the global batch's rows); `values` itself on one replica."""
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return values
+    return context.all_gather(values, axis=0)
 
 
 def in_multi_worker_mode(strategy=None):

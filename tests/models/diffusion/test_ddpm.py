@@ -188,8 +188,8 @@ def test_label_dropout_zeroes_labels_in_training_only(moons):
     model.network_output = record
     c = tf.one_hot(np.arange(400) % 3, 3)
     x = tf.constant(np.tile(moons[:100], [4, 1]))
-    model.simple_losses(x, c, tf.constant([0, 1]), training=True)
-    model.simple_losses(x, c, tf.constant([0, 1]), training=False)
+    model.example_losses(x, c, tf.constant([0, 1]), training=True)
+    model.example_losses(x, c, tf.constant([0, 1]), training=False)
     (_, kept_in_training), (_, kept_in_test) = seen
     assert 0.4 < kept_in_training.mean() < 0.6
     assert kept_in_test.min() == 1.0
@@ -253,11 +253,42 @@ def test_unet_computes_in_bfloat16_and_the_loss_in_float32(digits, mixed_bfloat1
     z = tf.zeros([2, 8, 8, 1])
     assert model.network_output(z, tf.constant([1, 2])).dtype == tf.bfloat16
     x = model._to_network(next(iter(digits.dataset("train", 4))))
-    assert model.simple_losses(x, None, tf.constant([0, 1]), True).dtype == tf.float32
+    assert model.example_losses(x, None, tf.constant([0, 1]), True).dtype == tf.float32
     history = model.fit(digits.dataset("train", 16, repeat=True), steps_per_epoch=3,
                         verbose=0).history
     assert np.all(np.isfinite(history["loss"]))
     assert model.sample(2, seed=0, sampler="ddim", steps=3).dtype == tf.float32
+
+
+def test_bfloat16_sampling_runs_a_twin_of_the_averaged_network(digits):
+    model = _compile(DDPM([8, 8, 1], channels=[8, 16], groups=8, num_timesteps=20,
+                          num_classes=10, dequantizer=digits.dequantizer, ema_decay=0.5,
+                          sampler="ddim", sampling_steps=4))
+    model.fit(digits.dataset("train", 16, labels=True, repeat=True), steps_per_epoch=2,
+              verbose=0)  # the average differs from the weights
+    labels = np.arange(32) % 10
+    z = tf.reshape(tf.range(2 * 64, dtype=tf.float32) % 7 / 3.0 - 1.0, [2, 8, 8, 1])
+    t, condition = tf.constant([3, 15]), tf.one_hot([0, 2], 10)
+    raw = [w.numpy() for w in model.denoiser.weights]
+    with model.averaged_weights():
+        twin = model._denoiser_in("bfloat16")
+        averages = [w.numpy() for w in model.denoiser.weights]
+        want = model.network_output(z, t, condition).numpy()
+        got = model.network_output(z, t, condition, denoiser=twin)
+    assert not all(np.array_equal(a, r) for a, r in zip(averages, raw))
+    for weight, average in zip(twin.weights, averages, strict=True):
+        np.testing.assert_array_equal(weight.numpy(), average)
+    assert got.dtype == tf.bfloat16 and model.denoiser.compute_dtype == "float32"
+    # bfloat16 keeps 8 bits; through the U-Net's layers the output stays
+    # within a few percent of its scale.
+    np.testing.assert_allclose(tf.cast(got, tf.float32), want, atol=0.05 * np.abs(want).max())
+    # The same walk, from the same noise: nearly all levels agree.
+    a, b = (digits.dequantizer.to_levels(model.sample(32, labels, seed=1,
+                                                      precision=p)).numpy()
+            for p in ("float32", "bfloat16"))
+    assert np.mean(np.abs(a - b) <= 1) > 0.95
+    with pytest.raises(ValueError, match="`precision` must be one of"):
+        model.sample(2, [0, 1], seed=0, precision="float16")
 
 
 def test_a_non_finite_loss_stops_training(moons):
@@ -279,6 +310,7 @@ def test_a_non_finite_loss_stops_training(moons):
     (dict(label_dropout=1.0), "`label_dropout` must be in"),
     (dict(network="unet"), "`event_shape` must be"),
     (dict(num_timesteps=0), "`num_timesteps`"),
+    (dict(sampling_precision="float16"), "`sampling_precision` must be one of"),
 ])
 def test_bad_arguments_name_themselves(kwargs, match):
     with pytest.raises((ValueError, TypeError), match=match):

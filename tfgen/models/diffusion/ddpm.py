@@ -39,23 +39,24 @@ from tfgen.models.diffusion.likelihood import variational_bound
 from tfgen.models.diffusion.samplers import DDIMSampler, DDPMSampler, run_sampler, sampler_noise
 from tfgen.models.diffusion.schedules import DiffusionSchedule, check_prediction_type
 from tfgen.models.distributed import replica_rows
-from tfgen.models.networks import TimestepMLP, UNet
+from tfgen.models.denoising import DenoisingModel
+from tfgen.models.networks.denoiser import make_denoiser
 
 __all__ = ["DDPM", "sample_endpoint"]
 
-_NETWORKS = ("mlp", "unet")
 _SAMPLERS = ("ddpm", "ddim")
-_TRAIN_KEY = 0xD1FF
+_PRECISIONS = ("float32", "bfloat16")
 # Steps per compiled piece of a walk sampled from Python.
 _PIECE = 50
 
 
 class _Compiled:
-    """A model's compiled graphs: the bound of `nll_bounds`, and the pieces
-    of walks by sampler (a plain object, which checkpoints ignore)."""
+    """A model's compiled graphs: the bound of `nll_bounds`, the pieces of
+    walks by sampler, and the bfloat16 twin of the denoiser (a plain
+    object, which checkpoints ignore)."""
 
     def __init__(self):
-        self.bound, self.pieces = None, {}
+        self.bound, self.pieces, self.bfloat16 = None, {}, None
 
 
 @tf.function(reduce_retracing=True)
@@ -66,7 +67,7 @@ def _step_noise(seed, start, stop, shape):
 
 
 @keras.saving.register_keras_serializable(package="tfgen")
-class DDPM(GenerativeModel):
+class DDPM(DenoisingModel, GenerativeModel):
     """A diffusion model with an MLP (vectors) or U-Net (images) denoiser.
 
     Args:
@@ -90,6 +91,12 @@ class DDPM(GenerativeModel):
       label_dropout: conditional models: the probability of training a
         step's example without its label (for guidance).
       guidance_scale: conditional models: `sample`'s default w.
+      sampling_precision: `sample`'s default precision of the denoiser
+        when sampling from Python: "float32", or "bfloat16" (a twin of
+        the denoiser under `mixed_bfloat16`, graph-compiled without XLA,
+        whose bfloat16 convolutions run on the oneDNN kernels of CPUs
+        with AMX or AVX512-BF16 and GPUs). Exported graphs compute in
+        the model's own precision.
       num_classes, condition_shape, dequantizer, ema_decay, ema_warmup: see
         `tfgen.models.GenerativeModel` (by default the average of decay
         0.999, warmed up).
@@ -110,20 +117,19 @@ class DDPM(GenerativeModel):
 
     family = "diffusion"
     likelihood = "bound"
+    train_key = 0xD1FF
 
     def __init__(self, event_shape, network=None, hidden_units=(128, 128, 128), embedding_dim=32,
                  channels=(32, 64), layers_per_block=1, attention_resolutions=(4,), groups=32,
                  dropout=0.0, beta_schedule="linear", num_timesteps=1000, beta_start=1e-4,
                  beta_end=0.02, prediction_type="epsilon", sampler="ddpm", sampling_steps=None,
                  eta=0.0, variance="fixed_small", spacing="leading", label_dropout=0.1,
-                 guidance_scale=1.0, num_classes=None, condition_shape=None, dequantizer=None,
-                 ema_decay=0.999, ema_warmup=True, **kwargs):
+                 guidance_scale=1.0, sampling_precision="float32", num_classes=None,
+                 condition_shape=None, dequantizer=None, ema_decay=0.999, ema_warmup=True,
+                 **kwargs):
         super().__init__(event_shape, num_classes=num_classes, condition_shape=condition_shape,
                          dequantizer=dequantizer, ema_decay=ema_decay, ema_warmup=ema_warmup,
                          **kwargs)
-        self.network = network or ("unet" if len(self.event_shape) == 3 else "mlp")
-        if self.network not in _NETWORKS:
-            raise ValueError(f"`network` must be one of {_NETWORKS}; received {network!r}.")
         if sampler not in _SAMPLERS:
             raise ValueError(f"`sampler` must be one of {_SAMPLERS}; received {sampler!r}.")
         if not 0 <= label_dropout < 1:
@@ -141,17 +147,12 @@ class DDPM(GenerativeModel):
         self.sampler, self.sampling_steps, self.eta = sampler, sampling_steps, float(eta)
         self.variance, self.spacing = variance, spacing
         self.label_dropout, self.guidance_scale = float(label_dropout), float(guidance_scale)
+        self.sampling_precision = _check_precision(sampling_precision, "sampling_precision")
         self.make_sampler()  # checks the sampling options
-        if self.network == "unet":
-            self.denoiser = UNet(self.event_shape, self.condition_size, self.channels,
-                                 layers_per_block, self.attention_resolutions, groups,
-                                 dropout=self.dropout)
-        else:
-            if len(self.event_shape) != 1:
-                raise ValueError(f"`network='mlp'` takes vectors; received event_shape "
-                                 f"{self.event_shape} (use network='unet').")
-            self.denoiser = TimestepMLP(self.event_size, self.condition_size, self.hidden_units,
-                                        self.embedding_dim)
+        self.network, self.denoiser = make_denoiser(
+            self.event_shape, self.condition_size, network, self.hidden_units,
+            self.embedding_dim, self.channels, layers_per_block, self.attention_resolutions,
+            groups, self.dropout)
         self.loss_tracker = keras.metrics.Mean(name="loss")
         # Compiled graphs, kept out of checkpoints and exports.
         self._compiled = _Compiled()
@@ -161,40 +162,22 @@ class DDPM(GenerativeModel):
     def sampling_options(self):
         """The options of `sample` (see `draw`): guidance for conditional
         models only."""
-        return ("sampler", "steps", "eta", "progress") + (
+        return ("sampler", "steps", "eta", "precision", "progress") + (
             ("guidance_scale",) if self.conditional else ())
 
-    # Data and network spaces.
-
-    def _to_network(self, x):
-        """Model space -> the space the diffusion runs in (levels in
-        [-1, 1] for discrete data)."""
-        x = tf.cast(x, tf.float32)
-        if self.dequantizer is None:
-            return x
-        levels = tf.cast(self.dequantizer.to_levels(x), tf.float32)
-        return 2.0 * levels / (self.dequantizer.levels - 1) - 1.0
-
-    def _to_model_space(self, x):
-        """The diffusion's samples in model space: discrete data at their
-        nearest level's bin centre."""
-        x = tf.cast(x, tf.float32)
-        if self.dequantizer is None:
-            return x
-        top = self.dequantizer.levels - 1
-        levels = tf.clip_by_value(tf.round((x + 1.0) * top / 2.0), 0.0, top)
-        return self.dequantizer.bijector.forward((levels + 0.5) / self.dequantizer.levels)
-
-    def network_output(self, z_t, t, condition=None, guidance_scale=1.0, training=False):
-        """The network's output at (z_t, t), guided at `guidance_scale`
-        for conditional models (1: the conditional output alone)."""
-        z_t = tf.cast(z_t, self.compute_dtype)
+    def network_output(self, z_t, t, condition=None, guidance_scale=1.0, training=False,
+                       denoiser=None):
+        """The output of the network (or of `denoiser`, a twin of it) at
+        (z_t, t), guided at `guidance_scale` for conditional models (1:
+        the conditional output alone)."""
+        denoiser = denoiser or self.denoiser
+        z_t = tf.cast(z_t, denoiser.compute_dtype)
         if condition is None:
-            return self.denoiser(z_t, t, training=training)
-        output = self.denoiser(z_t, t, condition, training=training)
+            return denoiser(z_t, t, training=training)
+        output = denoiser(z_t, t, condition, training=training)
         if isinstance(guidance_scale, (int, float)) and guidance_scale == 1.0:
             return output
-        free = self.denoiser(z_t, t, tf.zeros_like(condition), training=training)
+        free = denoiser(z_t, t, tf.zeros_like(condition), training=training)
         scale = tf.cast(guidance_scale, output.dtype)
         return free + scale * (output - free)
 
@@ -204,7 +187,7 @@ class DDPM(GenerativeModel):
     def metrics(self):
         return [self.loss_tracker]
 
-    def simple_losses(self, x, condition, seed, training):
+    def example_losses(self, x, condition, seed, training):
         """Per-example simple losses `[b]` of network-space `x` (see
         `_to_network`), with `condition` the float condition or None and
         `seed` a stateless `[2]` seed: t, the noise and the label dropout
@@ -224,27 +207,6 @@ class DDPM(GenerativeModel):
         target = self.schedule.target(self.prediction_type, x, noise, t)
         return tf.reduce_mean(tf.reshape((output - target) ** 2, [n, -1]), axis=-1)
 
-    def train_step(self, data):
-        x, condition, _ = keras.utils.unpack_x_y_sample_weight(data)
-        condition = self._condition(condition, tf.shape(x)[0])
-        x = self._to_network(x)
-        seed = self.step_seed(_TRAIN_KEY, per_replica=False)
-        with tf.GradientTape() as tape:
-            losses = self.simple_losses(x, condition, seed, training=True)
-            loss = self.global_mean(losses)
-        self.minimize(tape, loss, self.trainable_weights)
-        self.update_ema()
-        self.loss_tracker.update_state(losses)
-        return {m.name: m.result() for m in self.metrics}
-
-    def test_step(self, data):
-        x, condition, _ = keras.utils.unpack_x_y_sample_weight(data)
-        condition = self._condition(condition, tf.shape(x)[0])
-        losses = self.simple_losses(self._to_network(x), condition, tf.constant([2, _TRAIN_KEY]),
-                                    training=False)
-        self.loss_tracker.update_state(losses)
-        return {m.name: m.result() for m in self.metrics}
-
     # Sampling.
 
     def make_sampler(self, sampler=None, steps=None, eta=None):
@@ -258,11 +220,12 @@ class DDPM(GenerativeModel):
         if sampler == "ddpm":
             return DDPMSampler(self.schedule, self.prediction_type, steps, self.variance,
                                self.spacing, clip)
-        return DDIMSampler(self.schedule, self.prediction_type, steps or min(50, self.num_timesteps),
+        return DDIMSampler(self.schedule, self.prediction_type,
+                           steps or min(50, self.num_timesteps),
                            self.eta if eta is None else eta, self.spacing, clip)
 
     def draw(self, n, condition, seed, sampler=None, steps=None, eta=None, guidance_scale=None,
-             progress=False):
+             precision=None, progress=False):
         """`n` samples in model space.
 
         Called eagerly, the walk runs in pieces of at most `_PIECE` steps,
@@ -275,6 +238,8 @@ class DDPM(GenerativeModel):
           sampler, steps, eta: the walk (default the model's; `steps` may
             be an int tensor inside a graph).
           guidance_scale: conditional models' w (default the model's).
+          precision: of the denoiser when called eagerly, "float32" or
+            "bfloat16" (default the model's `sampling_precision`).
           progress: show a progress bar over the pieces.
         """
         seed = tf.constant([3, 0], tf.int32) if seed is None else seed
@@ -288,7 +253,8 @@ class DDPM(GenerativeModel):
                             seed, num_steps=steps if tf.is_tensor(steps) else None)
             return self._to_model_space(x)
         guided = condition is not None and scale != 1.0
-        piece = self._compiled_piece(walk, guided)
+        piece = self._compiled_piece(walk, guided, self._denoiser_in(
+            _check_precision(precision or self.sampling_precision)))
         timesteps, previous = walk.walk()
         total = walk.num_steps
         bar = keras.utils.Progbar(total, unit_name="step") if progress else None
@@ -303,23 +269,47 @@ class DDPM(GenerativeModel):
                 bar.update(stop)
         return self._to_model_space(x)
 
-    def _compiled_piece(self, walk, guided):
+    def _compiled_piece(self, walk, guided, denoiser):
         """`(x, t, s, condition, scale, noises) -> x` after the steps from
         timesteps `t` to `s` (`[k]` each) with their noise `[k, ...]`
-        (guided at `scale`, or not): XLA-compiled once per sampler kind
-        and shape, whatever the walk's length."""
-        key = (type(walk).__name__, getattr(walk, "eta", None), guided)
+        (guided at `scale`, or not), by `denoiser` (the network or its
+        bfloat16 twin): compiled once per sampler kind, precision and
+        shape, whatever the walk's length; by XLA in float32 (XLA:CPU
+        computes bfloat16 convolutions no faster than float32 ones)."""
+        bfloat16 = denoiser is not self.denoiser
+        key = (type(walk).__name__, getattr(walk, "eta", None), guided, bfloat16)
         if key not in self._compiled.pieces:
+            @tf.autograph.experimental.do_not_convert  # (its loop is a tf.while_loop)
             def piece(x, t, s, condition, scale, noises):
                 def predict(z, t):
-                    return self.network_output(z, t, condition, scale if guided else 1.0)
+                    return self.network_output(z, t, condition, scale if guided else 1.0,
+                                               denoiser=denoiser)
 
                 return run_sampler(predict, walk, tf.shape(x), tf.zeros([2], tf.int32), x=x,
                                    noises=noises, walk=(t, s))
 
-            self._compiled.pieces[key] = tf.function(piece, jit_compile=True,
+            self._compiled.pieces[key] = tf.function(piece, jit_compile=not bfloat16,
                                                      reduce_retracing=True)
         return self._compiled.pieces[key]
+
+    def _denoiser_in(self, precision):
+        """The denoiser computing in `precision`: the network itself for
+        float32, else its `mixed_bfloat16` twin holding the network's
+        current weights (the averages, within `averaged_weights`)."""
+        if precision == "float32":
+            return self.denoiser
+        if self._compiled.bfloat16 is None:
+            config = {**self.denoiser.get_config(), "dtype": "mixed_bfloat16"}
+            policy = keras.config.dtype_policy()
+            keras.config.set_dtype_policy("mixed_bfloat16")  # the twin's sublayers too
+            try:
+                self._compiled.bfloat16 = type(self.denoiser).from_config(config)
+            finally:
+                keras.config.set_dtype_policy(policy)
+        twin = self._compiled.bfloat16
+        for target, weight in zip(twin.weights, self.denoiser.weights):
+            target.assign(tf.cast(weight, target.dtype))
+        return twin
 
     # Likelihood.
 
@@ -380,7 +370,14 @@ class DDPM(GenerativeModel):
                 "beta_end": self.beta_end, "prediction_type": self.prediction_type,
                 "sampler": self.sampler, "sampling_steps": self.sampling_steps, "eta": self.eta,
                 "variance": self.variance, "spacing": self.spacing,
-                "label_dropout": self.label_dropout, "guidance_scale": self.guidance_scale}
+                "label_dropout": self.label_dropout, "guidance_scale": self.guidance_scale,
+                "sampling_precision": self.sampling_precision}
+
+
+def _check_precision(precision, name="precision"):
+    if precision not in _PRECISIONS:
+        raise ValueError(f"`{name}` must be one of {_PRECISIONS}; received {precision!r}.")
+    return precision
 
 
 def sample_endpoint(model):

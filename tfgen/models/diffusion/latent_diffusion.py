@@ -165,7 +165,7 @@ class LatentDiffusion(GenerativeModel):
         condition = self._condition(condition, tf.shape(x)[0])
         fold = tf.random.experimental.stateless_fold_in
         z = self.to_latents(x, fold(seed, 0))
-        return self.prior.simple_losses(z, condition, fold(seed, 1), training=training)
+        return self.prior.example_losses(z, condition, fold(seed, 1), training=training)
 
     def train_step(self, data):
         seed = self.step_seed(_TRAIN_KEY, per_replica=False)

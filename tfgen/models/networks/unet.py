@@ -16,7 +16,13 @@
 
 The layout of diffusers' `UNet2DModel` (DownBlock2D / AttnDownBlock2D),
 so the two can be built at the same size for `bench/`; upsampling is
-`Upsample2D`, whose gradient compiles under XLA.
+`Upsample2D`, whose gradient compiles under XLA. Every kernel and bias
+starts as PyTorch's layers do (and so as diffusers' U-Nets train):
+
+    w, b ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in))
+
+where Keras would start from Glorot kernels and zero biases; on digits
+this init gave FID-digits 7.8 where Keras' gave 11.4 (README).
 
 References:
   Ho, Jain & Abbeel, "Denoising Diffusion Probabilistic Models", NeurIPS 2020.
@@ -38,25 +44,80 @@ def _built(layer, shape):
     return layer
 
 
+class GroupNorm(keras.layers.GroupNormalization):
+    """Keras' group normalization of NHWC images, computed from
+    per-channel moments (float32) and applied as one scale and shift per
+    (example, channel):
+
+        m_g = mean_{c in g} E_hw[x_c],  v_g = mean_{c in g} E_hw[x_c^2] - m_g^2
+        y_c = x_c * s_c + (beta_c - m_g s_c),  s_c = gamma_c / sqrt(v_g + eps)
+
+    The same weights and output as its parent; without XLA its graph is
+    about three times faster (a 64-channel layer at batch 1000: 4.4 ms
+    where Keras' takes 16.5 ms), where it costs most (bfloat16 sampling).
+    """
+
+    def call(self, x):
+        channels = x.shape[-1]
+        grouped = [-1, self.groups, channels // self.groups]
+        x32 = keras.ops.cast(x, "float32")
+        mean = keras.ops.mean(keras.ops.reshape(keras.ops.mean(x32, axis=[1, 2]), grouped),
+                              axis=-1, keepdims=True)
+        square = keras.ops.mean(keras.ops.reshape(
+            keras.ops.mean(keras.ops.square(x32), axis=[1, 2]), grouped), axis=-1, keepdims=True)
+        variance = keras.ops.maximum(square - keras.ops.square(mean), 0.0)
+        scale = keras.ops.rsqrt(variance + self.epsilon) * keras.ops.reshape(
+            keras.ops.cast(self.gamma, "float32"), grouped[1:])
+        shift = keras.ops.reshape(keras.ops.cast(self.beta, "float32"), grouped[1:]) - mean * scale
+        scale = keras.ops.cast(keras.ops.reshape(scale, [-1, 1, 1, channels]), self.compute_dtype)
+        shift = keras.ops.cast(keras.ops.reshape(shift, [-1, 1, 1, channels]), self.compute_dtype)
+        return keras.ops.cast(x, self.compute_dtype) * scale + shift
+
+
+def _norm(groups, channels):
+    """A built `GroupNorm` of NHWC images of `channels` channels."""
+    return _built(GroupNorm(groups, epsilon=1e-5), (None, None, None, channels))
+
+
+def _uniform(fan_in):
+    """U(-1/sqrt(fan_in), 1/sqrt(fan_in)): PyTorch's default for the
+    weights and biases of `Linear` and `Conv2d`."""
+    bound = fan_in ** -0.5
+    return keras.initializers.RandomUniform(-bound, bound)
+
+
+def _conv(in_channels, channels, kernel=3, strides=1):
+    """A built `kernel x kernel` Conv2D ("same" padding) at PyTorch's init."""
+    fan_in = in_channels * kernel * kernel
+    return _built(keras.layers.Conv2D(channels, kernel, strides=strides, padding="same",
+                                      kernel_initializer=_uniform(fan_in),
+                                      bias_initializer=_uniform(fan_in)),
+                  (None, None, None, in_channels))
+
+
+def _dense(in_features, units, use_bias=True):
+    """A built Dense layer at PyTorch's init."""
+    return _built(keras.layers.Dense(units, use_bias=use_bias,
+                                     kernel_initializer=_uniform(in_features),
+                                     bias_initializer=_uniform(in_features)),
+                  (None, in_features))
+
+
 class _ResidualBlock(keras.layers.Layer):
     """GN-SiLU-conv, plus the embedding, GN-SiLU-dropout-conv, plus a skip
     (a 1x1 conv when the channels change)."""
 
     def __init__(self, in_channels, channels, embedding_dim, groups, dropout, **kwargs):
         super().__init__(**kwargs)
-        self.norm1 = _built(keras.layers.GroupNormalization(groups, epsilon=1e-5),
-                            (None, None, None, in_channels))
-        self.conv1 = _built(keras.layers.Conv2D(channels, 3, padding="same"),
-                            (None, None, None, in_channels))
-        self.embedding = _built(keras.layers.Dense(channels), (None, embedding_dim))
-        self.norm2 = _built(keras.layers.GroupNormalization(groups, epsilon=1e-5),
-                            (None, None, None, channels))
+        self.norm1 = _norm(groups, in_channels)
+        self.conv1 = _conv(in_channels, channels)
+        self.embedding = _dense(embedding_dim, channels)
+        self.norm2 = _norm(groups, channels)
         self.dropout = keras.layers.Dropout(dropout)
-        self.conv2 = _built(keras.layers.Conv2D(channels, 3, padding="same"),
-                            (None, None, None, channels))
+        self.conv2 = _conv(channels, channels)
         self.skip = None
         if in_channels != channels:
-            self.skip = _built(keras.layers.Conv2D(channels, 1), (None, None, None, in_channels))
+            self.skip = _conv(in_channels, channels, kernel=1)
         self.built = True
 
     def call(self, x, embedding, training=False):
@@ -72,10 +133,13 @@ class _SelfAttention(keras.layers.Layer):
 
     def __init__(self, channels, groups, head_dim, **kwargs):
         super().__init__(**kwargs)
-        self.norm = _built(keras.layers.GroupNormalization(groups, epsilon=1e-5),
-                           (None, None, None, channels))
+        self.norm = _norm(groups, channels)
         heads = max(1, channels // head_dim)
-        self.attention = keras.layers.MultiHeadAttention(heads, channels // heads)
+        # Every projection (q, k, v: C -> heads * head_dim = C; out: C -> C)
+        # has fan_in C, as diffusers' Linear layers.
+        self.attention = keras.layers.MultiHeadAttention(
+            heads, channels // heads, kernel_initializer=_uniform(channels),
+            bias_initializer=_uniform(channels))
         self.attention.build((None, None, channels), (None, None, channels))
         self.built = True
 
@@ -143,15 +207,13 @@ class UNet(keras.layers.Layer):
     def _make_layers(self):
         width = self.channels[0]
         self.embedding_dim = 4 * width
-        self.time_mlp = [_built(keras.layers.Dense(self.embedding_dim), (None, width)),
-                         _built(keras.layers.Dense(self.embedding_dim),
-                                (None, self.embedding_dim))]
+        self.time_mlp = [_dense(width, self.embedding_dim),
+                         _dense(self.embedding_dim, self.embedding_dim)]
         self.label_embedding = None
         if self.condition_size:
-            self.label_embedding = _built(keras.layers.Dense(self.embedding_dim, use_bias=False),
-                                          (None, self.condition_size))
-        self.conv_in = _built(keras.layers.Conv2D(width, 3, padding="same"),
-                              (None, None, None, self.event_shape[-1]))
+            self.label_embedding = _dense(self.condition_size, self.embedding_dim,
+                                          use_bias=False)
+        self.conv_in = _conv(self.event_shape[-1], width)
         size = min(self.event_shape[:2])
         saved, self.down, in_channels = [width], [], width
         for level, channels in enumerate(self.channels):
@@ -160,9 +222,7 @@ class UNet(keras.layers.Layer):
                 in_channels = channels
                 saved.append(channels)
             if level < len(self.channels) - 1:
-                self.down.append(_built(keras.layers.Conv2D(channels, 3, strides=2,
-                                                            padding="same"),
-                                        (None, None, None, channels)))
+                self.down.append(_conv(channels, channels, strides=2))
                 saved.append(channels)
                 size //= 2
         self.mid = [self._block(in_channels, in_channels),
@@ -174,14 +234,10 @@ class UNet(keras.layers.Layer):
                 self.up.append(self._pair(in_channels + saved.pop(), channels, size))
                 in_channels = channels
             if level > 0:
-                self.up.append([Upsample2D(2), _built(keras.layers.Conv2D(channels, 3,
-                                                                          padding="same"),
-                                                      (None, None, None, channels))])
+                self.up.append([Upsample2D(2), _conv(channels, channels)])
                 size *= 2
-        self.norm_out = _built(keras.layers.GroupNormalization(self.groups, epsilon=1e-5),
-                               (None, None, None, in_channels))
-        self.conv_out = _built(keras.layers.Conv2D(self.event_shape[-1], 3, padding="same"),
-                               (None, None, None, in_channels))
+        self.norm_out = _norm(self.groups, in_channels)
+        self.conv_out = _conv(in_channels, self.event_shape[-1])
 
     def _block(self, in_channels, channels):
         return _ResidualBlock(in_channels, channels, self.embedding_dim, self.groups, self.dropout)
