@@ -55,6 +55,15 @@ print(json.dumps(served))
 """
 
 
+def assert_same_state(model, loaded):
+    """`loaded` holds `model`'s optimizer state and weight averages, bit
+    for bit (a `.keras` round trip)."""
+    for a, b in zip(model.optimizer.variables, loaded.optimizer.variables, strict=True):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    for a, b in zip(model.ema_weights or [], loaded.ema_weights or [], strict=True):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
 def served_without_tfgen(export_dir, calls, *args, timeout=180):
     """Runs `calls` in a fresh interpreter in which importing tfgen fails:
     Python that fills a dict `served` of JSON values from `sig`, the
