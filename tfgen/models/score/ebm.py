@@ -54,7 +54,6 @@ class EBM(EnergyModel):
     ```
     """
 
-    loss_metric = "loss"
     loss_name = "contrastive divergence loss"
 
     def __init__(self, event_shape, sgld_steps=20, sgld_step_size=0.01, sgld_noise=None,
@@ -116,8 +115,7 @@ class EBM(EnergyModel):
         return tf.stop_gradient(x), index
 
     def train_step(self, data):
-        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
-        x = tf.reshape(tf.cast(x, tf.float32), [-1, self.event_size])
+        x = self.examples(data)
         seed = self.step_seed(_TRAIN_KEY, per_replica=False)
         negatives, index = self.negatives(tf.shape(x)[0], seed)
         with tf.GradientTape() as tape:
@@ -134,8 +132,7 @@ class EBM(EnergyModel):
         return {m.name: m.result() for m in self.metrics}
 
     def test_step(self, data):
-        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
-        x = tf.reshape(tf.cast(x, tf.float32), [-1, self.event_size])
+        x = self.examples(data)
         negatives = self.start_points(tf.shape(x)[0], tf.constant([2, _TRAIN_KEY]))
         positive, negative = self.network_energy(x), self.network_energy(negatives)
         self.loss_tracker.update_state(positive - negative + self.energy_regularization * (

@@ -111,6 +111,11 @@ class EnergyModel(GenerativeModel):
 
     # The energy and the data's Gaussian.
 
+    def examples(self, data):
+        """A training batch's examples as float32 vectors `[b, d]`."""
+        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        return tf.reshape(tf.cast(x, tf.float32), [-1, self.event_size])
+
     def network_energy(self, x, training=False):
         """E(x) `[b]` (float32), the weights as they are."""
         return tf.cast(self.energy_network(tf.cast(x, self.compute_dtype), training=training),

@@ -108,8 +108,7 @@ class NCE(EnergyModel):
         return self._energy_variables()
 
     def train_step(self, data):
-        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
-        x = tf.reshape(tf.cast(x, tf.float32), [-1, self.event_size])
+        x = self.examples(data)
         noise = self.noise_draws(tf.shape(x)[0], self.step_seed(_TRAIN_KEY, per_replica=False))
         with tf.GradientTape() as tape:
             losses, accuracy = self.losses_of(x, noise, training=True)
@@ -121,8 +120,7 @@ class NCE(EnergyModel):
         return {m.name: m.result() for m in self.metrics}
 
     def test_step(self, data):
-        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
-        x = tf.reshape(tf.cast(x, tf.float32), [-1, self.event_size])
+        x = self.examples(data)
         losses, accuracy = self.losses_of(x, self.noise_draws(tf.shape(x)[0],
                                                               tf.constant([2, _TRAIN_KEY])))
         self.loss_tracker.update_state(losses)
@@ -186,8 +184,7 @@ class FCE(NCE):
         self.flow.prepare_training(x, y, batch_size)
 
     def train_step(self, data):
-        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
-        x = tf.reshape(tf.cast(x, tf.float32), [-1, self.event_size])
+        x = self.examples(data)
         fold = tf.random.experimental.stateless_fold_in
         seed = self.step_seed(_TRAIN_KEY, per_replica=False)
         n = tf.shape(x)[0]
@@ -204,10 +201,6 @@ class FCE(NCE):
         self.loss_tracker.update_state(losses)
         self.accuracy_tracker.update_state(accuracy)
         self.flow_loss_tracker.update_state(flow_losses)
-        return {m.name: m.result() for m in self.metrics}
-
-    def test_step(self, data):
-        super().test_step(data)
         return {m.name: m.result() for m in self.metrics}
 
     def get_config(self):
