@@ -34,6 +34,9 @@ MODELS = {
     "ebm": "tfgen.models.score.EBM",
     "nce": "tfgen.models.score.NCE",
     "fce": "tfgen.models.score.FCE",
+    "fvsbn": "tfgen.models.autoregressive.FVSBN",
+    "nade": "tfgen.models.autoregressive.NADE",
+    "made": "tfgen.models.autoregressive.MADE",
 }
 
 # Constructor arguments for image data ([h, w, c] events), where the class

@@ -88,8 +88,13 @@ class Dequantizer:
         """[-1, 1] (`to_signed_levels`' space) -> model space: the nearest
         level's bin centre."""
         top = self.levels - 1
-        levels = tf.clip_by_value(tf.round((tf.cast(s, tf.float32) + 1.0) * top / 2.0), 0.0, top)
-        return self.bijector.forward((levels + 0.5) / self.levels)
+        return self.from_levels(
+            tf.clip_by_value(tf.round((tf.cast(s, tf.float32) + 1.0) * top / 2.0), 0.0, top))
+
+    def from_levels(self, levels):
+        """Integer levels `0 .. L-1` -> model space: their bins' centres
+        (`to_levels` gives the levels back)."""
+        return self.bijector.forward((tf.cast(levels, tf.float32) + 0.5) / self.levels)
 
     def get_config(self):
         return {"levels": self.levels, "logit_alpha": self.logit_alpha}

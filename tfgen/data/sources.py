@@ -157,7 +157,8 @@ class DataSource:
 
         Returns a dict with `nll` (nats per example, model space),
         `bits_per_dim` (of the discrete data when a dequantizer is set, else
-        `nll / (D ln 2)`) and `num_examples`; for toys also `entropy` (of the
+        `nll / (D ln 2)`; `nll / (D ln 2)` too for a model whose likelihood
+        is of the levels themselves, `model.likelihood_of_levels`) and `num_examples`; for toys also `entropy` (of the
         true density), `nll_minus_entropy`, `true_nll` (the true density's
         NLL on the same examples) and `kl_gap = nll - true_nll`, both
         estimates of KL(data || model).
@@ -168,7 +169,9 @@ class DataSource:
         for batch in self.dataset(split, batch_size, shuffle=False, labels=conditional):
             x, *condition = batch if conditional else (batch,)
             nll = -model.log_prob(x, *condition)
-            if self.dequantizer is not None:
+            if getattr(model, "likelihood_of_levels", False):  # of the levels themselves
+                bpd = nll / (size * math.log(2.0))
+            elif self.dequantizer is not None:
                 bpd = self.dequantizer.bits_per_dim(nll, x)
             else:
                 bpd = nll / (size * math.log(2.0))

@@ -17,7 +17,7 @@ import tensorflow_probability as tfp
 
 from tfgen._validation import check_positive_float
 from tfgen.flows.actnorm import ActNormLayer
-from tfgen.models.base import GenerativeModel
+from tfgen.models.exact import ExactLikelihoodModel
 from tfgen.models.inputs import check_samples
 
 tfb = tfp.bijectors
@@ -26,7 +26,7 @@ tfd = tfp.distributions
 __all__ = ["Flow"]
 
 
-class Flow(GenerativeModel):
+class Flow(ExactLikelihoodModel):
     """Base class of tfgen's flows: `log_prob`, `sample`, `fit` by NLL.
 
     Subclasses create their layers in `__init__` and implement
@@ -76,16 +76,11 @@ class Flow(GenerativeModel):
     event_ranks = (1, 3)
 
     family = "flow"
-    likelihood = "exact"
-    loss_metric = "nll"
-    loss_name = "negative log-likelihood"
 
     def __init__(self, event_shape, num_classes=None, condition_shape=None, dequantizer=None,
                  ema_decay=None, **kwargs):
         super().__init__(event_shape, num_classes=num_classes, condition_shape=condition_shape,
                          dequantizer=dequantizer, ema_decay=ema_decay, **kwargs)
-        self.nll_tracker = keras.metrics.Mean(name="nll")
-        self.bits_per_dim_tracker = keras.metrics.Mean(name="bits_per_dim")
         # Subclasses create every weight in __init__: nothing is left to build.
         self.built = True
 
@@ -136,13 +131,6 @@ class Flow(GenerativeModel):
         return (self.base_distribution.log_prob(f.forward(x))
                 + f.forward_log_det_jacobian(x, event_ndims=len(self.event_shape)))
 
-    def call(self, inputs):
-        """`log_prob(x)`; conditional flows take `(x, condition)`."""
-        if self.conditional:
-            x, condition = inputs
-            return self.log_prob(x, condition)
-        return self.log_prob(inputs)
-
     def sample(self, n, condition=None, seed=None, temperature=1.0):
         """Draws `n` samples; the same int `seed` gives the same samples.
 
@@ -161,53 +149,6 @@ class Flow(GenerativeModel):
             check_positive_float("temperature", temperature)
         z = self.base_distribution.sample(n, seed=seed) * tf.cast(temperature, self.compute_dtype)
         return self.normalizing_bijector(condition).inverse(z)
-
-    def serving_endpoints(self):
-        """Endpoints for `tfgen.export.export`.
-
-        `log_prob(x)` -> `{"log_prob"}` and `sample(n, seed)` ->
-        `{"samples"}`, in model space; conditional flows add `condition` to
-        both (`[batch]` int32 labels or `[batch, k]` floats, one per
-        example). Flows with a `dequantizer` also speak the data's own units,
-        the int32 levels `0 .. L-1` ("pixels": 0..16 for digits):
-        `log_prob` adds `bits_per_dim` (of the discrete data), `sample` adds
-        `pixels`, `to_model(pixels, noise)` -> `{"x"}` dequantizes (`noise`
-        in [0, 1) of the same shape: uniform draws, or 0.5 for bin centres)
-        and `from_model(x)` -> `{"pixels", "intensities"}` (in [0, 1]).
-        """
-        x_spec = tf.TensorSpec([None, *self.event_shape], tf.float32, name="x")
-        n_spec = tf.TensorSpec([], tf.int32, name="n")
-        seed_spec = tf.TensorSpec([], tf.int32, name="seed")
-        c_spec = self.condition_spec()
-        if self.conditional:
-            endpoints = {
-                "log_prob": (lambda x, condition: self._serve_log_prob(x, condition),
-                             [x_spec, c_spec]),
-                "sample": (lambda n, condition, seed: self._serve_sample(n, condition, seed),
-                           [n_spec, c_spec, seed_spec]),
-            }
-        else:
-            endpoints = {
-                "log_prob": (lambda x: self._serve_log_prob(x), [x_spec]),
-                "sample": (lambda n, seed: self._serve_sample(n, None, seed),
-                           [n_spec, seed_spec]),
-            }
-        if self.dequantizer is not None:
-            pixels_spec = tf.TensorSpec([None, *self.event_shape], tf.int32, name="pixels")
-            noise_spec = tf.TensorSpec([None, *self.event_shape], tf.float32, name="noise")
-            endpoints["to_model"] = (
-                lambda pixels, noise: {"x": self.dequantizer.to_model(pixels, noise)},
-                [pixels_spec, noise_spec])
-            endpoints["from_model"] = (
-                lambda x: {"pixels": self.dequantizer.to_levels(x),
-                           "intensities": self.dequantizer.from_model(x)}, [x_spec])
-        return endpoints
-
-    def _serve_log_prob(self, x, condition=None):
-        log_prob = self.log_prob(x, condition)
-        if self.dequantizer is None:
-            return {"log_prob": log_prob}
-        return {"log_prob": log_prob, "bits_per_dim": self.bits_per_dim(-log_prob, x)}
 
     # Data-dependent initialization (ActNorm).
 
@@ -248,26 +189,3 @@ class Flow(GenerativeModel):
                 f"`initialize(x)` before `fit`; received {type(x).__name__}.")
         self.initialize(first, first_y)
 
-    # Training.
-
-    @property
-    def metrics(self):
-        return [self.nll_tracker, self.bits_per_dim_tracker]
-
-    def _update_metrics(self, nll, x):
-        self.nll_tracker.update_state(nll)
-        self.bits_per_dim_tracker.update_state(self.bits_per_dim(nll, x))
-        return {m.name: m.result() for m in self.metrics}
-
-    def train_step(self, data):
-        x, condition, _ = keras.utils.unpack_x_y_sample_weight(data)
-        with tf.GradientTape() as tape:
-            nll = -self.log_prob(x, condition)
-            loss = self.global_mean(nll)
-        self.minimize(tape, loss, self.trainable_weights)
-        self.update_ema()
-        return self._update_metrics(nll, x)
-
-    def test_step(self, data):
-        x, condition, _ = keras.utils.unpack_x_y_sample_weight(data)
-        return self._update_metrics(-self.log_prob(x, condition), x)

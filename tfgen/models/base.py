@@ -84,6 +84,9 @@ class GenerativeModel(MultiWorkerMetricsMixin, keras.Model):
       batches_per_step: batches one training step consumes (a GAN's k
         discriminator steps, each on its own batch): `tfgen train` feeds
         batches that many times its batch size.
+      likelihood_of_levels: whether the likelihood (or its bound) is that
+        of the discrete data's levels themselves (a categorical decoder's)
+        rather than a density in model space.
       sampling_options: the keyword options `sample` passes to `draw`
         (a diffusion model's sampler and steps), which `tfgen sample` and
         `tfgen eval` take as flags.
@@ -118,6 +121,7 @@ class GenerativeModel(MultiWorkerMetricsMixin, keras.Model):
     loss_name = "loss"
     batches_per_step = 1
     sampling_options = ()
+    likelihood_of_levels = False
 
     def __init__(self, event_shape, num_classes=None, condition_shape=None, dequantizer=None,
                  ema_decay=None, ema_warmup=False, **kwargs):
@@ -247,8 +251,9 @@ class GenerativeModel(MultiWorkerMetricsMixin, keras.Model):
     def bits_per_dim(self, nll, x):
         """Bits/dim of examples `x` (model space) whose NLL (or NLL bound)
         is `nll` nats: of the discrete data when the model has a
-        dequantizer, else `nll / (D ln 2)`."""
-        if self.dequantizer is not None:
+        dequantizer (`nll / (D ln 2)` directly when its likelihood is that
+        of the levels, `likelihood_of_levels`), else `nll / (D ln 2)`."""
+        if self.dequantizer is not None and not self.likelihood_of_levels:
             return self.dequantizer.bits_per_dim(nll, x)
         return nll / (self.event_size * math.log(2.0))
 

@@ -328,13 +328,6 @@ class DDPM(DenoisingModel, GenerativeModel):
         seed = tf.stack([5, tf.cast(seed, tf.int32)])
         return {"vlb": self._compiled.bound(self._to_network(x), condition, seed)}
 
-    def bits_per_dim(self, nll, x):
-        """Of the discrete levels directly for discrete data (the bound is
-        theirs), else the base's."""
-        if self.dequantizer is not None:
-            return nll / (self.event_size * math.log(2.0))
-        return super().bits_per_dim(nll, x)
-
     # Serving.
 
     def denoise(self, z_t, t, condition=None):

@@ -10,8 +10,6 @@ Its bounds are then of the discrete data, in bits/dim with no
 dequantization. Continuous data are scored and returned as they are.
 """
 
-import math
-
 import tensorflow as tf
 
 from tfgen.models.vae.likelihoods import Bernoulli, Categorical, DiscretizedLogistic, Gaussian
@@ -24,7 +22,8 @@ LIKELIHOODS = ("auto", "categorical", "logistic", "bernoulli", "gaussian")
 class DecodedData:
     """Mixin for a `GenerativeModel` with `decoder_likelihood`, `dequantizer`
     and `event_size`: the likelihood object, the data it scores, the
-    encoder's input, decoded values in model space, and bits/dim."""
+    encoder's input, decoded values in model space, and whether bits/dim
+    are of the levels (`likelihood_of_levels`)."""
 
     def _likelihood(self, choices=LIKELIHOODS):
         """The likelihood `self.decoder_likelihood` names ("auto":
@@ -70,10 +69,8 @@ class DecodedData:
         levels = tf.cast(values, tf.int32)
         return self.dequantizer.to_model(levels, tf.fill(tf.shape(levels), 0.5))
 
-    def bits_per_dim(self, nll, x=None):
-        """Bits/dim: of the discrete data directly for discrete likelihoods
-        (no dequantization to account for), else the base's (with a
-        Gaussian on dequantized data, its preprocessing accounted)."""
-        if self.decoder_distribution.discrete:
-            return nll / (self.event_size * math.log(2.0))
-        return super().bits_per_dim(nll, x)
+    @property
+    def likelihood_of_levels(self):
+        """Whether the bounds are of the discrete data directly (no
+        dequantization to account for in bits/dim): discrete likelihoods."""
+        return self.decoder_distribution.discrete
