@@ -37,6 +37,7 @@ MODELS = {
     "fvsbn": "tfgen.models.autoregressive.FVSBN",
     "nade": "tfgen.models.autoregressive.NADE",
     "made": "tfgen.models.autoregressive.MADE",
+    "pixelcnn": "tfgen.models.autoregressive.PixelCNN",
 }
 
 # Constructor arguments for image data ([h, w, c] events), where the class

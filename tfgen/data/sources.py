@@ -156,11 +156,12 @@ class DataSource:
         """Density metrics of `model` (with `log_prob`) on one split.
 
         Returns a dict with `nll` (nats per example, model space),
-        `bits_per_dim` (of the discrete data when a dequantizer is set, else
-        `nll / (D ln 2)`; `nll / (D ln 2)` too for a model whose likelihood
-        is of the levels themselves, `model.likelihood_of_levels`) and `num_examples`; for toys also `entropy` (of the
-        true density), `nll_minus_entropy`, `true_nll` (the true density's
-        NLL on the same examples) and `kl_gap = nll - true_nll`, both
+        `bits_per_dim` (of the discrete data when a dequantizer is set and
+        the model's likelihood is a density in model space, else
+        `nll / (D ln 2)`: also for a likelihood of the levels themselves,
+        `model.likelihood_of_levels`) and `num_examples`; for toys also
+        `entropy` (of the true density), `nll_minus_entropy`, `true_nll`
+        (the true density's NLL on the same examples) and `kl_gap = nll - true_nll`, both
         estimates of KL(data || model).
         """
         nll_sum, bpd_sum, count = 0.0, 0.0, 0
@@ -169,9 +170,7 @@ class DataSource:
         for batch in self.dataset(split, batch_size, shuffle=False, labels=conditional):
             x, *condition = batch if conditional else (batch,)
             nll = -model.log_prob(x, *condition)
-            if getattr(model, "likelihood_of_levels", False):  # of the levels themselves
-                bpd = nll / (size * math.log(2.0))
-            elif self.dequantizer is not None:
+            if self.dequantizer is not None and not getattr(model, "likelihood_of_levels", False):
                 bpd = self.dequantizer.bits_per_dim(nll, x)
             else:
                 bpd = nll / (size * math.log(2.0))

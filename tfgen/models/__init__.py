@@ -2,14 +2,15 @@
 families' models (`VAE`, `HierarchicalVAE`, `VQVAE`: `tfgen.models.vae`;
 `GAN`, `DCGAN`, `WGAN`, `WGANGP`, `FGAN`, `VAEGAN`: `tfgen.models.gan`; `DDPM`,
 `LatentDiffusion`: `tfgen.models.diffusion`; `ScoreModel`, `EBM`, `NCE`, `FCE`:
-`tfgen.models.score`; `FVSBN`, `NADE`, `MADE`: `tfgen.models.autoregressive`;
+`tfgen.models.score`; `FVSBN`, `NADE`, `MADE`, `PixelCNN`:
+`tfgen.models.autoregressive`;
 loaded when first used)."""
 
 from tfgen.models.base import GenerativeModel, stateless_seed
 from tfgen.models.networks import ConditionedMLP, conditioner_network
 
 __all__ = ["DCGAN", "DDPM", "EBM", "FCE", "FGAN", "FVSBN", "GAN", "MADE", "NADE", "NCE",
-           "VAEGAN", "WGAN", "WGANGP",
+           "PixelCNN", "VAEGAN", "WGAN", "WGANGP",
            "ConditionedMLP", "GenerativeModel", "HierarchicalVAE", "LatentDiffusion",
            "ScoreModel", "VAE", "VQVAE", "conditioner_network", "stateless_seed"]
 
@@ -18,7 +19,7 @@ _FAMILY_MODELS = {"VAE": "vae", "HierarchicalVAE": "vae", "VQVAE": "vae", "GAN":
                   "VAEGAN": "gan", "DDPM": "diffusion", "LatentDiffusion": "diffusion",
                   "ScoreModel": "score", "EBM": "score", "NCE": "score", "FCE": "score",
                   "FVSBN": "autoregressive", "NADE": "autoregressive",
-                  "MADE": "autoregressive"}
+                  "MADE": "autoregressive", "PixelCNN": "autoregressive"}
 
 
 def __getattr__(name):

@@ -206,8 +206,10 @@ def test_digits_are_modeled_at_their_levels(digits):
     samples = digits.dequantizer.to_levels(model.sample(3, seed=0)).numpy()
     assert samples.shape == (3, 8, 8, 1) and samples.min() >= 0 and samples.max() <= 16
     bound = model.nll_bounds(x)["vlb"].numpy()
-    # The discrete levels' bits: at least 0, and finite.
-    assert np.all(np.isfinite(bound)) and np.all(model.bits_per_dim(bound, x) > 0)
+    # The bound is of the levels themselves: bits/dim is nats / (D ln 2),
+    # no dequantization Jacobian added.
+    assert np.all(np.isfinite(bound)) and np.all(bound > 0)
+    np.testing.assert_allclose(model.bits_per_dim(bound, x), bound / (64 * np.log(2)), rtol=1e-6)
 
 
 def test_keras_round_trip_keeps_the_average_and_the_optimizer(moons, tmp_path):

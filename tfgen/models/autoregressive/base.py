@@ -19,7 +19,8 @@ and sampling draws an ordering per example, then the example in it.
 Sampling walks the D steps in one `tf.while_loop` (one graph; the same
 seed gives the same samples in eager code and in an exported graph):
 step j passes the levels drawn so far through the network and draws
-dimension o_j from its conditional.
+dimension o_j from its conditional (NADE instead carries its hidden
+pre-activations, updated by each dimension drawn).
 
 Data reach the model in model space (the source's dequantized floats);
 the model reads back their exact levels (`dequantizer.to_levels`) and
@@ -50,7 +51,9 @@ class AutoregressiveModel(ExactLikelihoodModel):
     """Base of the autoregressive models (see the module docstring).
 
     Subclasses create their layers in `__init__` and implement
-    `conditionals(levels, ordering, training)`; models with several
+    `conditionals(levels, ordering, training, condition)` (and, for
+    cheaper sampling than a pass per dimension, `sampling_state`,
+    `next_conditional` and `advance_state`); models with several
     orderings set `self.orderings` (`[K, D]` int) after `super().__init__`.
 
     Args:
@@ -96,20 +99,22 @@ class AutoregressiveModel(ExactLikelihoodModel):
         one_hot = tf.one_hot(levels, self.levels, dtype=self.compute_dtype)
         return tf.reshape(one_hot, [-1, self.event_size * self.levels])
 
-    def conditionals(self, levels, ordering=None, training=False):
+    def conditionals(self, levels, ordering=None, training=False, condition=None):
         """The parameters `[b, D * params_per_dim]` of every conditional
         given int levels `[b, D]`, in ordering `ordering` (an int tensor:
-        one for the batch, or one per example `[b]`; None: the first)."""
+        one for the batch, or one per example `[b]`; None: the first), and
+        for conditional models the float condition `[b, k]`."""
         raise NotImplementedError
 
-    def log_prob_of_levels(self, levels, ordering=None, training=False):
+    def log_prob_of_levels(self, levels, ordering=None, training=False, condition=None):
         """log p(levels) in nats `[b]` under one ordering (None: the
         mixture over all of them)."""
         if ordering is None and self.num_orderings > 1:
-            per_ordering = tf.stack([self.log_prob_of_levels(levels, tf.constant(k))
-                                     for k in range(self.num_orderings)])
+            per_ordering = tf.stack([
+                self.log_prob_of_levels(levels, tf.constant(k), training, condition)
+                for k in range(self.num_orderings)])
             return tf.reduce_logsumexp(per_ordering, 0) - math.log(self.num_orderings)
-        params = self.conditionals(levels, ordering, training=training)
+        params = self.conditionals(levels, ordering, training=training, condition=condition)
         distribution = self.per_dim_likelihood.distribution(tf.cast(params, tf.float32), 1)
         return distribution.log_prob(self._values(levels))
 
@@ -124,45 +129,66 @@ class AutoregressiveModel(ExactLikelihoodModel):
     def log_prob(self, x, condition=None):
         """Exact log-likelihood in nats `[b]` of the levels of `x` (model
         space)."""
-        self._require_condition(condition is not None)
-        return self.log_prob_of_levels(self._levels(x))
+        return self.log_prob_of_levels(self._levels(x), condition=self._condition(condition))
 
     def training_nll(self, x, condition=None):
         """-log p(x) of one random ordering per step for several orderings
         (order-agnostic training), else the exact NLL."""
-        if self.num_orderings == 1:
-            return super().training_nll(x, condition)
-        k = tf.random.stateless_uniform([], self.step_seed(0xA17), maxval=self.num_orderings,
-                                        dtype=tf.int32)
-        return -self.log_prob_of_levels(self._levels(x), k, training=True)
+        k = None if self.num_orderings == 1 else tf.random.stateless_uniform(
+            [], self.step_seed(0xA17), maxval=self.num_orderings, dtype=tf.int32)
+        return -self.log_prob_of_levels(self._levels(x), k, training=True,
+                                        condition=self._condition(condition))
 
     # Sampling.
+
+    def sampling_state(self, n, condition):
+        """What the sampling loop carries besides the levels drawn so far
+        (none here; NADE: its hidden pre-activations)."""
+        return ()
+
+    def next_conditional(self, state, levels, dims, ordering, condition):
+        """The parameters `[n, params_per_dim]` of the conditional of
+        dimension `dims` (`[n]`, one per example) given the `levels` drawn
+        so far: here one pass of the network."""
+        params = tf.reshape(self.conditionals(levels, ordering, condition=condition),
+                            [-1, self.event_size, self.params_per_dim])
+        return tf.gather(params, dims, batch_dims=1)
+
+    def advance_state(self, state, dims, drawn):
+        """The loop's state once dimensions `dims` were drawn as `drawn`
+        (`[n]` int levels)."""
+        return state
 
     def draw(self, n, condition, seed):
         """`n` samples in model space (see the module docstring)."""
         seed = tf.constant([7, 0], tf.int32) if seed is None else tf.cast(seed, tf.int32)
         if not tf.executing_eagerly():
-            return self._walk(n, seed)
+            return self._walk(n, seed, condition)
         if self._compiled.walk is None:
             self._compiled.walk = tf.function(self._walk, reduce_retracing=True)
-        return self._compiled.walk(tf.constant(n, tf.int32), seed)
+        return self._compiled.walk(tf.constant(n, tf.int32), seed, condition)
 
     @tf.autograph.experimental.do_not_convert  # (its loop is a tf.while_loop)
-    def _walk(self, n, seed):
+    def _walk(self, n, seed, condition):
         k = tf.random.stateless_uniform([n], tf.random.experimental.stateless_fold_in(seed, -1),
                                         maxval=self.num_orderings, dtype=tf.int32)
         orders = tf.gather(tf.constant(self.orderings), k)          # [n, D]
         ordering = k if self.num_orderings > 1 else None
 
-        def body(j, levels):
-            params = tf.cast(self.conditionals(levels, ordering), tf.float32)
-            draw = self.per_dim_likelihood.distribution(params, 1).sample(
+        def body(j, levels, state):
+            dims = orders[:, j]
+            params = self.next_conditional(state, levels, dims, ordering, condition)
+            drawn = self.per_dim_likelihood.distribution(tf.cast(params, tf.float32), 1).sample(
                 seed=tf.random.experimental.stateless_fold_in(seed, j))
-            here = tf.one_hot(orders[:, j], self.event_size, on_value=True, off_value=False)
-            return j + 1, tf.where(here, tf.cast(draw, tf.int32), levels)
+            drawn = tf.cast(drawn[:, 0], tf.int32)
+            here = tf.one_hot(dims, self.event_size, on_value=True, off_value=False)
+            levels = tf.where(here, drawn[:, None], levels)
+            return j + 1, levels, self.advance_state(state, dims, drawn)
 
-        _, levels = tf.while_loop(lambda j, _: j < self.event_size, body,
-                                  (tf.constant(0), tf.zeros([n, self.event_size], tf.int32)))
+        _, levels, _ = tf.while_loop(
+            lambda j, *_: j < self.event_size, body,
+            (tf.constant(0), tf.zeros([n, self.event_size], tf.int32),
+             self.sampling_state(n, condition)))
         return self.dequantizer.from_levels(tf.reshape(levels, [-1, *self.event_shape]))
 
     def get_config(self):

@@ -72,15 +72,16 @@ class MADE(AutoregressiveModel):
     """
 
     def __init__(self, event_shape, dequantizer=None, hidden_units=(512,), num_orderings=1,
-                 input_order="raster", hidden_degrees="equal", mask_seed=0, output_likelihood="auto",
-                 **kwargs):
-        super().__init__(event_shape, dequantizer=dequantizer, output_likelihood=output_likelihood, **kwargs)
+                 input_order="raster", hidden_degrees="equal", mask_seed=0,
+                 output_likelihood="auto", **kwargs):
+        super().__init__(event_shape, dequantizer=dequantizer,
+                         output_likelihood=output_likelihood, **kwargs)
         self.hidden_units = [check_positive_int("hidden_units", u) for u in hidden_units]
-        self.num_orderings_ = check_positive_int("num_orderings", num_orderings)
         self.input_order, self.hidden_degrees = input_order, hidden_degrees
         self.mask_seed = int(mask_seed)
-        self.orderings = orderings(self.event_size, self.num_orderings_, input_order,
-                                   self.mask_seed)
+        self.orderings = orderings(self.event_size,
+                                   check_positive_int("num_orderings", num_orderings),
+                                   input_order, self.mask_seed)
         rng = np.random.default_rng(self.mask_seed + 1)
         per_ordering = [made_masks(order, self.hidden_units, self.input_width,
                                    self.params_per_dim, hidden_degrees, rng)
@@ -98,7 +99,7 @@ class MADE(AutoregressiveModel):
             h = tf.nn.relu(layer(h, mask))
         return self.dense[-1](h, masks[-1])
 
-    def conditionals(self, levels, ordering=None, training=False):
+    def conditionals(self, levels, ordering=None, training=False, condition=None):
         h = self.encode(levels)
         ordering = tf.constant(0) if ordering is None else tf.convert_to_tensor(ordering)
         if ordering.shape.rank == 0:
@@ -110,7 +111,7 @@ class MADE(AutoregressiveModel):
 
     def get_config(self):
         return {**super().get_config(), "hidden_units": self.hidden_units,
-                "num_orderings": self.num_orderings_, "input_order": self.input_order,
+                "num_orderings": self.num_orderings, "input_order": self.input_order,
                 "hidden_degrees": self.hidden_degrees, "mask_seed": self.mask_seed}
 
 
@@ -132,7 +133,8 @@ class FVSBN(MADE):
     def __init__(self, event_shape, dequantizer=None, input_order="raster", mask_seed=0,
                  output_likelihood="auto", **kwargs):
         super().__init__(event_shape, dequantizer=dequantizer, hidden_units=(),
-                         input_order=input_order, mask_seed=mask_seed, output_likelihood=output_likelihood, **kwargs)
+                         input_order=input_order, mask_seed=mask_seed,
+                         output_likelihood=output_likelihood, **kwargs)
 
     def get_config(self):
         config = super().get_config()

@@ -55,6 +55,14 @@ class NADELayer(keras.layers.Layer):
         params = tf.einsum("bdh,dhp->bdp", h, self.v) + self.b
         return tf.reshape(params, [tf.shape(x)[0], -1])
 
+    def params_of(self, a, d):
+        """Dimension `d`'s parameters `[b, P]` from pre-activations `a` `[b, H]`."""
+        return tf.matmul(self.activation(a), tf.gather(self.v, d)) + tf.gather(self.b, d)
+
+    def add_input(self, a, d, x_d):
+        """The pre-activations once dimension `d` is `x_d` `[b, E]`."""
+        return a + tf.matmul(tf.cast(x_d, a.dtype), tf.gather(self.w, d))
+
 
 @keras.saving.register_keras_serializable(package="tfgen")
 class NADE(AutoregressiveModel):
@@ -72,7 +80,8 @@ class NADE(AutoregressiveModel):
 
     def __init__(self, event_shape, dequantizer=None, hidden_units=500, activation="sigmoid",
                  output_likelihood="auto", **kwargs):
-        super().__init__(event_shape, dequantizer=dequantizer, output_likelihood=output_likelihood, **kwargs)
+        super().__init__(event_shape, dequantizer=dequantizer,
+                         output_likelihood=output_likelihood, **kwargs)
         self.hidden_units = check_positive_int("hidden_units", hidden_units)
         if activation not in _ACTIVATIONS:
             raise ValueError(f"`activation` must be one of {_ACTIVATIONS}; received "
@@ -82,9 +91,21 @@ class NADE(AutoregressiveModel):
                                  self.params_per_dim, activation, name="nade")
         self.built = True
 
-    def conditionals(self, levels, ordering=None, training=False):
+    def conditionals(self, levels, ordering=None, training=False, condition=None):
         x = tf.reshape(self.encode(levels), [-1, self.event_size, self.input_width])
         return self.network(x)
+
+    # Sampling in raster order, O(H (E + P)) per dimension: a_d carried.
+
+    def sampling_state(self, n, condition):
+        return tf.tile(self.network.c[None], [n, 1])
+
+    def next_conditional(self, state, levels, dims, ordering, condition):
+        return self.network.params_of(state, dims[0])
+
+    def advance_state(self, state, dims, drawn):
+        x_d = tf.reshape(self.encode(drawn[:, None]), [-1, self.input_width])
+        return self.network.add_input(state, dims[0], x_d)
 
     def get_config(self):
         return {**super().get_config(), "hidden_units": self.hidden_units,

@@ -117,6 +117,7 @@ class DDPM(DenoisingModel, GenerativeModel):
 
     family = "diffusion"
     likelihood = "bound"
+    likelihood_of_levels = True  # the bound of discrete data is that of their levels
     train_key = 0xD1FF
 
     def __init__(self, event_shape, network=None, hidden_units=(128, 128, 128), embedding_dim=32,

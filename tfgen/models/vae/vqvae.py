@@ -221,15 +221,16 @@ class VQVAE(DecodedData, GenerativeModel):
         (`reconstruction_nats`, `reconstruction_bits_per_dim`), and the
         codebook's use by the split's latent vectors (`codebook_perplexity`,
         `codes_used` of `num_codes`)."""
-        nats, count = 0.0, 0
+        nats, bits, count = 0.0, 0.0, 0
         counts = np.zeros([self.num_codes])
         for x in source.dataset(split, 512, shuffle=False):
             reconstruction, _, _, _, indices = self._terms(x)
             nats -= float(np.sum(reconstruction, dtype=np.float64))
+            bits += float(np.sum(self.bits_per_dim(-reconstruction, x), dtype=np.float64))
             counts += np.bincount(np.ravel(indices), minlength=self.num_codes)
             count += int(x.shape[0])
         return {"reconstruction_nats": nats / count,
-                "reconstruction_bits_per_dim": self.bits_per_dim(nats / count),
+                "reconstruction_bits_per_dim": bits / count,
                 "codebook_perplexity": float(perplexity(counts)),
                 "codes_used": int(np.count_nonzero(counts)), "num_codes": self.num_codes}
 
@@ -268,7 +269,7 @@ class VQVAE(DecodedData, GenerativeModel):
         loss = self.beta * commitment - reconstruction
         return loss if self.ema_codebook else loss + codebook
 
-    def _update_metrics(self, loss, reconstruction, codebook, commitment, indices):
+    def _update_metrics(self, x, loss, reconstruction, codebook, commitment, indices):
         counts = self.quantizer.usage(indices)
         self.loss_tracker.update_state(loss)
         self.reconstruction_tracker.update_state(reconstruction)
@@ -276,7 +277,7 @@ class VQVAE(DecodedData, GenerativeModel):
         self.commitment_tracker.update_state(self.beta * commitment)
         self.perplexity_tracker.update_state(perplexity(counts))
         self.codes_used_tracker.update_state(tf.math.count_nonzero(counts, dtype=counts.dtype))
-        self.bits_per_dim_tracker.update_state(self.bits_per_dim(self.prior_nats - reconstruction))
+        self.bits_per_dim_tracker.update_state(self.bits_per_dim(self.prior_nats - reconstruction, x))
         return {m.name: m.result() for m in self.metrics}
 
     def train_step(self, data):
@@ -290,13 +291,13 @@ class VQVAE(DecodedData, GenerativeModel):
         if self.ema_codebook:
             self.quantizer.ema_update(z_e, indices)
         self.update_ema()
-        return self._update_metrics(loss, reconstruction, codebook, commitment, indices)
+        return self._update_metrics(x, loss, reconstruction, codebook, commitment, indices)
 
     def test_step(self, data):
         x, condition, _ = keras.utils.unpack_x_y_sample_weight(data)
         self._condition(condition)
         reconstruction, codebook, commitment, _, indices = self._terms(x)
-        return self._update_metrics(self._loss(reconstruction, codebook, commitment),
+        return self._update_metrics(x, self._loss(reconstruction, codebook, commitment),
                                     reconstruction, codebook, commitment, indices)
 
     # Sampling and serving.
