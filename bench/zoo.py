@@ -12,7 +12,8 @@ saved_models/README.md. Models that cannot take a data's shape (Glow on 2D
 points) are listed as such. A family added to the registry adds its rows;
 `CONDITIONAL` lists the class-conditional runs (`--conditional`) it adds;
 models built on another trained model (`BUILT_ON`: latent diffusion on a
-VAE) get the zoo's run of that model on the same data.
+VAE, the PixelCNN prior on a VQ-VAE) get the zoo's run of that model on
+the same data.
 """
 
 import argparse
@@ -30,7 +31,7 @@ DATA = ("digits", "two_moons", "eight_gaussians")
 # (model, data) trained class-conditionally too.
 CONDITIONAL = (("vae", "digits"), ("dcgan", "digits"))
 # model -> (its constructor argument, the registered model whose run it takes).
-BUILT_ON = {"ldm": ("autoencoder", "vae")}
+BUILT_ON = {"ldm": ("autoencoder", "vae"), "vqvae_prior": ("vqvae", "vqvae")}
 
 
 def command(model, data, out, conditional=False, zoo=None):

@@ -5,7 +5,9 @@ import os
 import subprocess
 import sys
 
+import keras
 import numpy as np
+import tensorflow as tf
 
 from tfgen import flows
 
@@ -42,6 +44,19 @@ def perturb(model, scale=0.1, seed=0):
             value = np.asarray(constraint(value), old.dtype)
         w.assign(value)
     return model
+
+
+def one_fit_step(make, strategy, weights, data):
+    """One SGD(0.1) `fit` step, on the whole batch `data` (a tuple), of the
+    model `make()` builds in `strategy`'s scope with `weights`: its `nll`
+    and weights after the step."""
+    with strategy.scope():
+        model = make()
+        model.set_weights(weights)
+        model.compile(optimizer=keras.optimizers.SGD(0.1))
+    dataset = tf.data.Dataset.from_tensor_slices(data).batch(len(data[0]))
+    history = model.fit(dataset, epochs=1, verbose=0)
+    return history.history["nll"][0], [w.numpy() for w in model.weights]
 
 
 _SERVE = """

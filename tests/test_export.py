@@ -1,4 +1,5 @@
-"""SavedModel exports load and run in a process that cannot import tfgen."""
+"""SavedModel exports of flows and autoregressive models load and run in a
+process that cannot import tfgen."""
 
 import json
 import subprocess
@@ -10,6 +11,7 @@ import pytest
 from tfgen import flows
 from tfgen.data import Dequantizer
 from tfgen.export import export
+from tfgen.models.autoregressive import MADE, PixelCNN
 
 from tests.helpers import conditions, perturb
 
@@ -61,6 +63,12 @@ MODELS = {
                                                 condition_shape=[3]),
     "nice_dequantized": lambda: flows.NICE([4], num_couplings=1, hidden_units=[4],
                                            dequantizer=Dequantizer(17, 0.05)),
+    # Autoregressive: one graph walks the dimensions.
+    "made_ensemble": lambda: MADE([4], dequantizer=Dequantizer(3), hidden_units=[8],
+                                  num_orderings=2),
+    "pixelcnn_class_conditional": lambda: PixelCNN([3, 3, 1], dequantizer=Dequantizer(5),
+                                                   num_classes=3, channels=4, num_blocks=2,
+                                                   head_units=4),
 }
 
 
@@ -92,12 +100,12 @@ def test_exports_run_without_tfgen(tmp_path):
         if model.dequantizer is not None:
             deq = model.dequantizer
             np.testing.assert_allclose(out["bits_per_dim"], model.bits_per_dim(
-                -model.log_prob(x), x), rtol=1e-5)
+                -model.log_prob(x, c), x), rtol=1e-5)
             np.testing.assert_array_equal(out["pixels"], deq.to_levels(x))
             np.testing.assert_allclose(out["centres"], deq.to_model(
                 np.array(out["pixels"]), np.full(x.shape, 0.5, np.float32)), atol=1e-6)
             np.testing.assert_array_equal(out["sampled_pixels"], deq.to_levels(
-                model.sample(5, seed=3)))
+                model.sample(5, None if c is None else c[:5], seed=3)))
         # The signatures check their inputs as the Python methods do.
         assert "`n` must be >= 1" in out["errors"]["n"], name
         if model.num_classes:

@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from tfgen import flows
 
-from tests.helpers import perturb
+from tests.helpers import one_fit_step, perturb
 
 MODELS = {
     "realnvp": lambda: flows.RealNVP([2], num_couplings=2, hidden_units=[8]),
@@ -16,16 +16,6 @@ MODELS = {
     "maf_conditional": lambda: flows.MAF([2], num_layers=1, hidden_units=[8], num_classes=2),
     "glow": lambda: flows.Glow([2, 2, 1], num_levels=1, num_steps=1, hidden_channels=4),
 }
-
-
-def _one_step(make, strategy, weights, data):
-    with strategy.scope():
-        model = make()
-        model.set_weights(weights)
-        model.compile(optimizer=keras.optimizers.SGD(0.1))
-    data = tf.data.Dataset.from_tensor_slices(data).batch(len(data[0]))
-    history = model.fit(data, epochs=1, verbose=0)
-    return history.history["nll"][0], [w.numpy() for w in model.weights]
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))
@@ -42,8 +32,8 @@ def test_mirrored_strategy_step_equals_single_device_step(name, mirrored):
     data = (x, labels) if reference.conditional else (x,)
 
     assert mirrored.num_replicas_in_sync == 2
-    loss_single, after_single = _one_step(make, tf.distribute.get_strategy(), weights, data)
-    loss_mirrored, after_mirrored = _one_step(make, mirrored, weights, data)
+    loss_single, after_single = one_fit_step(make, tf.distribute.get_strategy(), weights, data)
+    loss_mirrored, after_mirrored = one_fit_step(make, mirrored, weights, data)
 
     reference.initialize(*data)  # ActNorm (Glow): from the whole first batch
     expected = -float(np.mean(reference.log_prob(*data)))

@@ -2,7 +2,7 @@
 families' models (`VAE`, `HierarchicalVAE`, `VQVAE`: `tfgen.models.vae`;
 `GAN`, `DCGAN`, `WGAN`, `WGANGP`, `FGAN`, `VAEGAN`: `tfgen.models.gan`; `DDPM`,
 `LatentDiffusion`: `tfgen.models.diffusion`; `ScoreModel`, `EBM`, `NCE`, `FCE`:
-`tfgen.models.score`; `FVSBN`, `NADE`, `MADE`, `PixelCNN`:
+`tfgen.models.score`; `FVSBN`, `NADE`, `MADE`, `PixelCNN`, `VQVAEPrior`:
 `tfgen.models.autoregressive`;
 loaded when first used)."""
 
@@ -12,14 +12,16 @@ from tfgen.models.networks import ConditionedMLP, conditioner_network
 __all__ = ["DCGAN", "DDPM", "EBM", "FCE", "FGAN", "FVSBN", "GAN", "MADE", "NADE", "NCE",
            "PixelCNN", "VAEGAN", "WGAN", "WGANGP",
            "ConditionedMLP", "GenerativeModel", "HierarchicalVAE", "LatentDiffusion",
-           "ScoreModel", "VAE", "VQVAE", "conditioner_network", "stateless_seed"]
+           "ScoreModel", "VAE", "VQVAE", "VQVAEPrior", "conditioner_network",
+           "stateless_seed"]
 
 _FAMILY_MODELS = {"VAE": "vae", "HierarchicalVAE": "vae", "VQVAE": "vae", "GAN": "gan",
                   "DCGAN": "gan", "WGAN": "gan", "WGANGP": "gan", "FGAN": "gan",
                   "VAEGAN": "gan", "DDPM": "diffusion", "LatentDiffusion": "diffusion",
                   "ScoreModel": "score", "EBM": "score", "NCE": "score", "FCE": "score",
                   "FVSBN": "autoregressive", "NADE": "autoregressive",
-                  "MADE": "autoregressive", "PixelCNN": "autoregressive"}
+                  "MADE": "autoregressive", "PixelCNN": "autoregressive",
+                  "VQVAEPrior": "autoregressive"}
 
 
 def __getattr__(name):

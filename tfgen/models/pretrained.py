@@ -20,7 +20,12 @@ import os
 
 import keras
 
-__all__ = ["load_pretrained"]
+__all__ = ["RESERVED", "check_compatible", "load_pretrained", "part_config",
+           "with_averaged_weights"]
+
+# A part's constructor arguments that the model holding it sets.
+RESERVED = ("event_shape", "num_classes", "condition_shape", "dequantizer", "ema_decay",
+            "ema_warmup")
 
 
 def load_pretrained(value, name, cls):
@@ -50,3 +55,44 @@ def load_pretrained(value, name, cls):
         raise TypeError(f"`{name}` must be a trained {cls.__name__} (the model, its run "
                         f"directory or .keras file); received {type(value).__name__}.")
     return value
+
+
+def with_averaged_weights(model):
+    """`model`, or for one that averages its weights (`ema_decay`) a copy
+    without averaging that holds the averages: a frozen part then serves
+    and saves its averaged weights."""
+    if model.ema_decay is None:
+        return model
+    copy = type(model).from_config({**model.get_config(), "ema_decay": None})
+    averages = model.ema_weights or []
+    with model.averaged_weights():
+        copy.set_weights([w.numpy() for w in model.weights
+                          if not any(w is average for average in averages)])
+    return copy
+
+
+def check_compatible(part, name, event_shape, dequantizer):
+    """Raises a ValueError unless the part `name` models examples of
+    `event_shape` with the same `dequantizer` (a `Dequantizer`, its config,
+    or None: the part's)."""
+    if list(event_shape) != list(part.event_shape):
+        raise ValueError(f"`event_shape` {list(event_shape)} differs from the {name}'s "
+                         f"{part.event_shape}.")
+    if dequantizer is None or part.dequantizer is None:
+        return
+    given = dequantizer if isinstance(dequantizer, dict) else dequantizer.get_config()
+    if given != part.dequantizer.get_config():
+        raise ValueError(f"`dequantizer` {given} differs from the {name}'s "
+                         f"{part.dequantizer.get_config()}.")
+
+
+def part_config(config, name, owner):
+    """The constructor arguments `config` (a dict or None) of the part
+    `name` as a dict; raises a ValueError if they set any of `RESERVED`,
+    which `owner` (the model holding the part, in words) sets."""
+    config = dict(config or {})
+    reserved = sorted(set(config) & set(RESERVED))
+    if reserved:
+        raise ValueError(f"`{name}` must not set {reserved}: the {owner} sets them; received "
+                         f"{name}={config!r}.")
+    return config

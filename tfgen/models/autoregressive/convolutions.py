@@ -112,10 +112,10 @@ class GatedBlock(keras.layers.Layer):
         k = self.k
         v_in, h_in = (_shift_down(v), _shift_right(h)) if self.first else (v, h)
         v_pre = self.vertical(tf.pad(v_in, [[0, 0], [k, 0], [k, k], [0, 0]]))
-        h_pre = (self.horizontal(tf.pad(h_in, [[0, 0], [0, 0], [k, 0], [0, 0]]))
-                 + self.vertical_to_horizontal(v_pre))
+        h_pre = self.horizontal(tf.pad(h_in, [[0, 0], [0, 0], [k, 0], [0, 0]]))
         if condition is not None:
             v_pre = v_pre + self.condition_v(condition)[:, None, None]
             h_pre = h_pre + self.condition_h(condition)[:, None, None]
+        h_pre = h_pre + self.vertical_to_horizontal(v_pre)
         h_out = self.output_1x1(self.dropout(_gate(h_pre), training=training))
         return _gate(v_pre), h_out if self.first else h + h_out

@@ -33,15 +33,13 @@ import tensorflow as tf
 from tfgen.models.base import GenerativeModel
 from tfgen.models.diffusion.ddpm import DDPM, sample_endpoint
 from tfgen.models.distributed import replica_rows
-from tfgen.models.pretrained import load_pretrained
+from tfgen.models.pretrained import (check_compatible, load_pretrained, part_config,
+                                     with_averaged_weights)
 
 __all__ = ["LatentDiffusion"]
 
 _TRAIN_KEY = 0x1D4
 _DECODINGS = (None, "mode", "sample")
-# The prior's arguments that the latent model sets.
-_RESERVED = ("event_shape", "num_classes", "condition_shape", "dequantizer", "ema_decay",
-             "ema_warmup")
 
 
 @keras.saving.register_keras_serializable(package="tfgen")
@@ -113,12 +111,8 @@ class LatentDiffusion(GenerativeModel):
         # Whether samples are draws of p(x | z) rather than its mode.
         self._draws_decoder = (decoding or (
             "mode" if self.dequantizer is not None else "sample")) == "sample"
-        self.prior_config = dict(prior or {})
-        reserved = sorted(set(self.prior_config) & set(_RESERVED))
-        if reserved:
-            raise ValueError(f"`prior` must not set {reserved}: the latent model sets them; "
-                             f"received prior={prior!r}.")
-        self.autoencoder = _with_averaged_weights(autoencoder)
+        self.prior_config = part_config(prior, "prior", "latent model")
+        self.autoencoder = with_averaged_weights(autoencoder)
         self.autoencoder.trainable = False
         self.latent_dim = self.autoencoder.latent_dim
         self.prior = DDPM([self.latent_dim], num_classes=self.num_classes,
@@ -215,25 +209,4 @@ def _check_autoencoder(autoencoder, event_shape, dequantizer):
             "`autoencoder` must be an unconditional VAE with a Gaussian posterior; received "
             f"one with num_classes={autoencoder.num_classes!r}, condition_shape="
             f"{autoencoder.condition_shape!r}, posterior_flow={autoencoder.posterior_flow!r}.")
-    if list(event_shape) != list(autoencoder.event_shape):
-        raise ValueError(f"`event_shape` {list(event_shape)} differs from the autoencoder's "
-                         f"{autoencoder.event_shape}.")
-    if dequantizer is None or autoencoder.dequantizer is None:
-        return
-    given = dequantizer if isinstance(dequantizer, dict) else dequantizer.get_config()
-    if given != autoencoder.dequantizer.get_config():
-        raise ValueError(f"`dequantizer` {given} differs from the autoencoder's "
-                         f"{autoencoder.dequantizer.get_config()}.")
-
-
-def _with_averaged_weights(vae):
-    """`vae`, or for one that averages its weights a copy without averaging
-    that holds the averages."""
-    if vae.ema_decay is None:
-        return vae
-    copy = type(vae).from_config({**vae.get_config(), "ema_decay": None})
-    averages = vae.ema_weights or []
-    with vae.averaged_weights():
-        copy.set_weights([w.numpy() for w in vae.weights
-                          if not any(w is average for average in averages)])
-    return copy
+    check_compatible(autoencoder, "autoencoder", event_shape, dequantizer)
