@@ -4,7 +4,6 @@ samples are decoded drawn codes, MirroredStrategy, `.keras`, export, bad
 input, and `tfgen train vqvae_prior --set vqvae=RUN_DIR`."""
 
 import json
-import os
 
 import keras
 import numpy as np
@@ -16,7 +15,7 @@ from tfgen.cli import main
 from tfgen.models.autoregressive import PixelCNN, VQVAEPrior
 from tfgen.models.vae import VQVAE
 
-from tests.helpers import assert_same_state, perturb, served_without_tfgen
+from tests.helpers import assert_same_state, perturb, served_without_tfgen, trained_file
 
 _PRIOR = {"channels": 4, "num_blocks": 2, "head_units": 4}
 
@@ -39,12 +38,7 @@ def _vqvae(digits, channels=(8,), **kwargs):
 @pytest.fixture(scope="module")
 def vqvae_file(digits, x, tmp_path_factory):
     """A VQ-VAE (4 x 4 codes of 6) trained a few steps, saved as .keras."""
-    vqvae = _vqvae(digits, ema_codebook=True)
-    vqvae.compile(optimizer=keras.optimizers.Adam(1e-2))
-    vqvae.fit(x, batch_size=32, epochs=2, verbose=0)
-    path = os.fspath(tmp_path_factory.mktemp("vqvae") / "vqvae.keras")
-    vqvae.save(path)
-    return path
+    return trained_file(_vqvae(digits, ema_codebook=True), x, tmp_path_factory.mktemp("vqvae"))
 
 
 def _model(vqvae, **kwargs):

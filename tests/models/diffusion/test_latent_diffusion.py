@@ -18,7 +18,7 @@ from tfgen.cli import main
 from tfgen.models.diffusion import DDPM, LatentDiffusion
 from tfgen.models.vae import VAE
 
-from tests.helpers import served_without_tfgen
+from tests.helpers import served_without_tfgen, trained_file
 
 _PRIOR = {"hidden_units": [16, 16], "num_timesteps": 20, "sampler": "ddim", "sampling_steps": 5}
 
@@ -41,12 +41,7 @@ def _vae(digits, **kwargs):
 @pytest.fixture(scope="module")
 def vae_file(digits, x, tmp_path_factory):
     """A VAE trained a few steps, saved as a .keras file."""
-    vae = _vae(digits)
-    vae.compile(optimizer=keras.optimizers.Adam(1e-2))
-    vae.fit(x, batch_size=32, epochs=2, verbose=0)
-    path = os.fspath(tmp_path_factory.mktemp("vae") / "vae.keras")
-    vae.save(path)
-    return path
+    return trained_file(_vae(digits), x, tmp_path_factory.mktemp("vae"))
 
 
 def _ldm(vae, **kwargs):
