@@ -55,7 +55,7 @@ def causal_mask(kernel_size, mask_type):
 
 class MaskedConv2D(keras.layers.Layer):
     """A k x k convolution (same padding) whose kernel is masked to type
-    "A" or "B" (`causal_mask`), plus an optional condition's offset."""
+    "A" or "B" (`causal_mask`)."""
 
     def __init__(self, filters, kernel_size, mask_type, **kwargs):
         super().__init__(**kwargs)
