@@ -38,13 +38,15 @@ from tfgen.models.base import GenerativeModel
 from tfgen.models.diffusion.likelihood import variational_bound
 from tfgen.models.diffusion.samplers import DDIMSampler, DDPMSampler, run_sampler, sampler_noise
 from tfgen.models.diffusion.schedules import DiffusionSchedule, check_prediction_type
-from tfgen.models.distributed import replica_rows
+from tfgen.models.diffusion.timestep_sampling import LossAwareTimesteps
+from tfgen.models.distributed import gather_replicas, replica_rows
 from tfgen.models.denoising import DenoisingModel
 from tfgen.models.networks.denoiser import make_denoiser
 
 __all__ = ["DDPM", "sample_endpoint"]
 
 _SAMPLERS = ("ddpm", "ddim")
+_TIMESTEP_SAMPLING = ("uniform", "importance")
 _PRECISIONS = ("float32", "bfloat16")
 # Steps per compiled piece of a walk sampled from Python.
 _PIECE = 50
@@ -81,6 +83,10 @@ class DDPM(DenoisingModel, GenerativeModel):
         schedule (see `DiffusionSchedule`).
       prediction_type: what the network predicts: "epsilon", "sample"
         (x_0) or "v".
+      timestep_sampling: how training draws t: "uniform", or
+        "importance" (`LossAwareTimesteps`: in proportion to the root mean
+        square of each t's recent losses, each example weighted by
+        1 / (T p_t), the same loss in expectation).
       sampler: "ddpm" (ancestral) or "ddim": `sample`'s default.
       sampling_steps: the walk's default length (None: all T for "ddpm",
         50 (at most T) for "ddim").
@@ -123,7 +129,8 @@ class DDPM(DenoisingModel, GenerativeModel):
     def __init__(self, event_shape, network=None, hidden_units=(128, 128, 128), embedding_dim=32,
                  channels=(32, 64), layers_per_block=1, attention_resolutions=(4,), groups=32,
                  dropout=0.0, beta_schedule="linear", num_timesteps=1000, beta_start=1e-4,
-                 beta_end=0.02, prediction_type="epsilon", sampler="ddpm", sampling_steps=None,
+                 beta_end=0.02, prediction_type="epsilon", timestep_sampling="uniform",
+                 sampler="ddpm", sampling_steps=None,
                  eta=0.0, variance="fixed_small", spacing="leading", label_dropout=0.1,
                  guidance_scale=1.0, sampling_precision="float32", num_classes=None,
                  condition_shape=None, dequantizer=None, ema_decay=0.999, ema_warmup=True,
@@ -145,6 +152,14 @@ class DDPM(DenoisingModel, GenerativeModel):
         self.beta_schedule, self.num_timesteps = beta_schedule, self.schedule.num_timesteps
         self.beta_start, self.beta_end = beta_start, beta_end
         self.prediction_type = check_prediction_type(prediction_type)
+        if timestep_sampling not in _TIMESTEP_SAMPLING:
+            raise ValueError(f"`timestep_sampling` must be one of {_TIMESTEP_SAMPLING}; "
+                             f"received {timestep_sampling!r}.")
+        self.timestep_sampling = timestep_sampling
+        self.timestep_sampler = None
+        if timestep_sampling == "importance":
+            self.timestep_sampler = LossAwareTimesteps(self.num_timesteps,
+                                                       name="timestep_sampler")
         self.sampler, self.sampling_steps, self.eta = sampler, sampling_steps, float(eta)
         self.variance, self.spacing = variance, spacing
         self.label_dropout, self.guidance_scale = float(label_dropout), float(guidance_scale)
@@ -192,11 +207,19 @@ class DDPM(DenoisingModel, GenerativeModel):
         """Per-example simple losses `[b]` of network-space `x` (see
         `_to_network`), with `condition` the float condition or None and
         `seed` a stateless `[2]` seed: t, the noise and the label dropout
-        are drawn over the global batch (`replica_rows`)."""
+        are drawn over the global batch (`replica_rows`). In training with
+        importance sampling, t is drawn from the `timestep_sampler`, the
+        losses are weighted by 1 / (T p_t), and the global batch's
+        unweighted losses go into its history."""
         fold = tf.random.experimental.stateless_fold_in
         n = tf.shape(x)[0]
-        t = replica_rows(lambda total: tf.random.stateless_uniform(
-            [total], fold(seed, 0), 0, self.num_timesteps, tf.int32), n)
+        sampler = self.timestep_sampler if training else None
+        if sampler is None:
+            t = replica_rows(lambda total: tf.random.stateless_uniform(
+                [total], fold(seed, 0), 0, self.num_timesteps, tf.int32), n)
+        else:
+            t = replica_rows(lambda total: sampler.draw(total, fold(seed, 0)), n)
+            weights = sampler.importance_weights(t)  # of the p that drew t, before `record`
         noise = replica_rows(lambda total: tf.random.stateless_normal(
             tf.concat([[total], tf.shape(x)[1:]], 0), fold(seed, 1)), n)
         if condition is not None and training and self.label_dropout:
@@ -206,7 +229,11 @@ class DDPM(DenoisingModel, GenerativeModel):
         output = tf.cast(self.network_output(self.schedule.q_sample(x, t, noise), t, condition,
                                       training=training), tf.float32)
         target = self.schedule.target(self.prediction_type, x, noise, t)
-        return tf.reduce_mean(tf.reshape((output - target) ** 2, [n, -1]), axis=-1)
+        losses = tf.reduce_mean(tf.reshape((output - target) ** 2, [n, -1]), axis=-1)
+        if sampler is None:
+            return losses
+        sampler.record(gather_replicas(t), gather_replicas(tf.stop_gradient(losses)))
+        return weights * losses
 
     # Sampling.
 
@@ -362,6 +389,7 @@ class DDPM(DenoisingModel, GenerativeModel):
                 "dropout": self.dropout, "beta_schedule": self.beta_schedule,
                 "num_timesteps": self.num_timesteps, "beta_start": self.beta_start,
                 "beta_end": self.beta_end, "prediction_type": self.prediction_type,
+                "timestep_sampling": self.timestep_sampling,
                 "sampler": self.sampler, "sampling_steps": self.sampling_steps, "eta": self.eta,
                 "variance": self.variance, "spacing": self.spacing,
                 "label_dropout": self.label_dropout, "guidance_scale": self.guidance_scale,
