@@ -203,6 +203,7 @@ def test_digits_are_modeled_at_their_levels(digits):
     np.testing.assert_allclose(model._to_network(x), 2 * levels / 16 - 1, rtol=1e-6)
     back = digits.dequantizer.to_levels(model._to_model_space(model._to_network(x))).numpy()
     np.testing.assert_array_equal(back, levels)
+    assert model.sample(1, seed=0).shape == (1, 8, 8, 1)  # (its first walk: one sample)
     samples = digits.dequantizer.to_levels(model.sample(3, seed=0)).numpy()
     assert samples.shape == (3, 8, 8, 1) and samples.min() >= 0 and samples.max() <= 16
     bound = model.nll_bounds(x)["vlb"].numpy()

@@ -231,7 +231,8 @@ def run_sampler(predict, sampler, shape, seed, x=None, start=0, stop=None, num_s
             noise = tf.cast(noises[i - start], x.dtype)
         else:
             noise = sampler_noise(seed, i, tf.shape(x), x.dtype)
-        return i + 1, sampler.step(output, t, x, noise, s)[0]
+        # (The network may lose the batch's static size, e.g. of one sample.)
+        return i + 1, tf.ensure_shape(sampler.step(output, t, x, noise, s)[0], x.shape)
 
     _, x = tf.while_loop(lambda i, _: i < stop, body, (tf.cast(start, tf.int32), x))
     return x
