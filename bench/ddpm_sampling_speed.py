@@ -14,8 +14,8 @@ standard error over the repeats) and their ratio paired by repeat.
 Where the batch is small, a walk costs its number of steps times the
 per-step overhead (Python, op dispatch) and the one-graph walk gains most;
 where it is large, both sides are bound by the U-Net's convolutions (see
-`--flops`: each side's achieved FLOP rate against this machine's matmul
-rate).
+`--flops`: each side's achieved FLOP rate against this machine's float32
+matmul rate, the larger of TensorFlow's and XLA's on 2048 x 2048).
 
     python bench/ddpm_sampling_speed.py [--batches 1,16,64,256,1000] [--ddpm-batches 1,16,64,256]
                                         [--repeats N] [--ddpm-steps N] [--flops]
@@ -84,7 +84,8 @@ def main():
     walks = [("ddim", 50, args.batches)] + (
         [("ddpm", args.ddpm_steps, args.ddpm_batches)] if args.ddpm_steps else [])
     flops = forward_flops(model) if args.flops else None
-    rate = matmul_rate() if args.flops else None
+    # The larger of TensorFlow's two float32 matmul rates (its own kernel, XLA's).
+    rate = max(matmul_rate(), matmul_rate(jit_compile=True)) if args.flops else None
     print(f"{threads} threads per side; {args.repeats} repeats; U-Net weights tfgen "
           f"{model.denoiser.count_params():,}, diffusers "
           f"{sum(p.numel() for p in unet.parameters()):,}")

@@ -30,8 +30,8 @@ from tfgen import metrics, training  # noqa: E402
 VARIANTS = {
     "default": ({}, None),
     "importance": ({"timestep_sampling": "importance"}, None),
-    "wide": ({"hidden_units": [256, 256, 256]}, None),
-    "steps_30k": ({}, 30000),
+    "steps_10k": ({}, 10000),
+    "wide_10k": ({"hidden_units": [256, 256, 256]}, 10000),
 }
 
 
@@ -45,7 +45,7 @@ def run(name, seed, source, test):
         seconds = time.perf_counter() - start
         model = keras.models.load_model(os.path.join(out, "model.keras"))
         with open(os.path.join(out, "metrics.json")) as f:
-            bits = json.load(f)["test_bits_per_dim"]
+            bits = json.load(f)["vlb_bits_per_dim"]
     samples = model.sample(len(test), seed=seed).numpy()
     distance, stderr = metrics.energy_distance(samples, test, return_stderr=True)
     return {"energy_distance": distance, "stderr": stderr, "bits_per_dim": bits,

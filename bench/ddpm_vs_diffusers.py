@@ -123,10 +123,11 @@ def run_diffusers(s, source, test, seed, counts):
     return out
 
 
-def matmul_rate(size=2048, repeats=10):
-    """This machine's float32 matmul FLOP/s in TensorFlow."""
+def matmul_rate(size=2048, repeats=10, jit_compile=False):
+    """This machine's float32 matmul FLOP/s in TensorFlow (by XLA with
+    `jit_compile`)."""
     a = tf.random.normal([size, size])
-    product = tf.function(lambda a: tf.matmul(a, a))
+    product = tf.function(lambda a: tf.matmul(a, a), jit_compile=jit_compile)
     product(a).numpy()
     start = time.perf_counter()
     for _ in range(repeats):

@@ -65,7 +65,7 @@ def test_vector_data_get_their_own_training_defaults():
     assert registry.training_settings("ddpm", None, None, None, None, None) == \
         (3000, 2e-3, None, None)
     assert registry.training_settings("ddpm", None, None, None, None, None, images=False) == \
-        (10000, 1e-3, None, None)
+        (30000, 1e-3, None, None)
     assert registry.training_settings("ddpm", 5, None, None, None, None, images=False) == \
         (5, 1e-3, None, None)
     assert registry.training_settings("vae", None, None, None, None, None, images=False) == \
